@@ -1,0 +1,132 @@
+"""Stores call events (append-only) and the calls they add up to, in one transaction a batch.
+
+Storing is idempotent: an event already stored (same digest) is not stored again, so a
+replayed stream or a resync after a restart never doubles a call or its timeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.ami.tracker import LiveCall
+from hotline.db.dialect import insert_ignoring_duplicates, upsert
+from hotline.db.tables import call_events, calls
+from hotline.events import CallEvent, CallState
+
+from .projection import CallRecord, apply
+
+_RECORD_FIELDS = tuple(CallRecord.__dataclass_fields__)
+
+
+def event_key(event: CallEvent) -> str:
+    payload = json.dumps([event.call_id, event.kind, event.at.isoformat(), event.data()], sort_keys=True, default=str)
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; every time we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class CallStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._live: dict[str, CallRecord] = {}
+        self._ins_event = insert_ignoring_duplicates(engine, call_events, "key")
+        self._upsert_call = upsert(engine, calls, "id")
+
+    async def load_live(self) -> list[LiveCall]:
+        """Calls not ended when the service last stopped, for the tracker to take up again."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(calls).where(calls.c.state != CallState.ENDED.value))).mappings().all()
+        self._live = {row["id"]: _record(row) for row in rows}
+        return [_live_call(record) for record in self._live.values()]
+
+    async def record(self, events: Sequence[CallEvent]) -> None:
+        """Store a batch of events and the calls they change, all or nothing."""
+        if not events:
+            return
+        touched: dict[str, CallRecord] = {}
+        for event in events:
+            current = touched.get(event.call_id) or self._live.get(event.call_id) or await self._load(event.call_id)
+            touched[event.call_id] = apply(current, event)
+        event_rows = [{"call_id": e.call_id, "key": event_key(e), "kind": e.kind, "at": e.at, "data": e.data()} for e in events]
+        async with self.engine.begin() as conn:
+            await conn.execute(self._upsert_call, [r.row() for r in touched.values()])
+            await conn.execute(self._ins_event, event_rows)
+        for call_id, record in touched.items():
+            if record.state == CallState.ENDED.value:
+                self._live.pop(call_id, None)
+            else:
+                self._live[call_id] = record
+
+    async def _load(self, call_id: str) -> CallRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(calls).where(calls.c.id == call_id))).mappings().first()
+        return _record(row) if row else None
+
+    async def list_calls(self, *, state: str | None = None, outcome: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(calls).order_by(calls.c.arrived_at.desc(), calls.c.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(calls.c.state == state)
+        if outcome is not None:
+            query = query.where(calls.c.outcome == outcome)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_record(row).row() for row in rows]
+
+    async def get_call(self, call_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(calls).where(calls.c.id == call_id))).mappings().first()
+            if row is None:
+                return None
+            timeline = (await conn.execute(select(call_events).where(call_events.c.call_id == call_id).order_by(call_events.c.at, call_events.c.id))).mappings().all()
+        call = _record(row).row()
+        call["timeline"] = [{"kind": e["kind"], "at": utc(e["at"]), **e["data"]} for e in timeline]
+        return call
+
+    async def count(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM calls"))).scalar_one())
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+
+def _record(row: Any) -> CallRecord:
+    values = {name: row[name] for name in _RECORD_FIELDS}
+    for name, value in values.items():
+        if isinstance(value, datetime):
+            values[name] = utc(value)
+    return CallRecord(**values)
+
+
+def _live_call(record: CallRecord) -> LiveCall:
+    return LiveCall(
+        call_id=record.id,
+        state=CallState(record.state),
+        caller_number=record.caller_number,
+        caller_name=record.caller_name,
+        queue=record.queue,
+        queued_at=record.queued_at,
+        agent=record.agent,
+        interface=record.agent_interface,
+        answered=record.answered_at is not None,
+        abandoned=record.abandoned_at is not None,
+        left_queue=record.left_queue_at is not None,
+        route_sent=record.tier is not None or record.route_queue is not None,
+    )
