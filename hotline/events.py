@@ -112,7 +112,7 @@ class CallTransferred(CallEvent):
     kind_of_transfer: str  # "blind" | "attended"
     from_agent: str | None
     to: str | None  # extension@context (blind) or the new party's channel (attended)
-    to_agent: str | None = None
+    to_agent: str | None = None  # the new party's device (attended)
 
 
 @dataclass(frozen=True, slots=True)

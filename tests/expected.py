@@ -25,6 +25,8 @@ EXPECTED_CALLS = {
         ("13800000001", "VIP Li Si", "vip", "vip-agent-8009", "answered"),
         ("13912345678", "Zhang San", "hotline", "agent-8002", "answered"),
     ],
+    "blind-transfer": [("13912345678", "Zhang San", "hotline", "agent-8001", "answered")],
+    "attended-transfer": [("13912345678", "Zhang San", "hotline", "agent-8001", "answered")],
     "callback-agent-first": [],
     "callback-busy-and-noanswer": [],
     "survey-dtmf": [],

@@ -24,11 +24,11 @@ from hotline.metrics import Metrics
 
 from .actions import clean_action
 from .framing import AmiFramer, Banner, MalformedFrame, Message
-from .snapshot import Snapshot
+from .snapshot import Snapshot, SnapshotRequested
 
 log = structlog.get_logger(__name__)
 
-QueueItem = Message | Snapshot
+QueueItem = Message | Snapshot | SnapshotRequested
 
 
 class AmiDisconnected(HotlineError):
@@ -46,7 +46,9 @@ class LoginRefused(HotlineError):
 class _Protocol(AMIProtocol):
     """panoramisk's protocol, reading through our framer instead of decoding each read."""
 
-    client: AmiClient
+    def __init__(self, client: AmiClient) -> None:
+        super().__init__()
+        self.client = client
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -146,9 +148,8 @@ class AmiClient:
 
     async def _session(self, stop: asyncio.Event) -> bool:
         s = self.settings
-        manager = _Manager(host=s.host, port=s.port, protocol_factory=_Protocol, loop=asyncio.get_running_loop(), forgetable_actions=())
+        manager = _Manager(host=s.host, port=s.port, protocol_factory=lambda: _Protocol(self), loop=asyncio.get_running_loop(), forgetable_actions=())
         _, protocol = await asyncio.wait_for(manager.connect(), s.connect_timeout)
-        protocol.client = self
         protocol.factory = manager
         protocol.encoding = "utf-8"
         manager.protocol = protocol
@@ -213,6 +214,7 @@ class AmiClient:
 
     async def resync(self) -> None:
         """Ask what is live now; the snapshot goes into the queue behind the events before it."""
+        self.queue.put_nowait(SnapshotRequested())
         channels = await self.send_action({"Action": "CoreShowChannels"}, as_list=True, timeout=30)
         status = await self.send_action({"Action": "QueueStatus"}, as_list=True, timeout=30)
         pong = await self.send_action({"Action": "Ping"})

@@ -33,6 +33,12 @@ def _seconds(duration: str) -> int:
 
 
 @dataclass(frozen=True)
+class SnapshotRequested:
+    """Queued just before the list actions are sent: events between this and the Snapshot
+    may be newer than the snapshot (Asterisk answers actions and streams events apart)."""
+
+
+@dataclass(frozen=True)
 class Snapshot:
     at: datetime
     channels: list[Message] = field(default_factory=list)

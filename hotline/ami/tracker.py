@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from hotline.errors import HotlineError
@@ -34,7 +34,7 @@ from hotline.events import (
 )
 
 from .framing import Message
-from .snapshot import Snapshot, interface_of
+from .snapshot import Snapshot, SnapshotRequested, interface_of
 
 _UNKNOWN = ("", "<unknown>", "unknown")
 _ROUTE_VARIABLES = {
@@ -129,6 +129,9 @@ class CallTracker:
         self._channels: dict[str, _Channel] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._queue_counters: dict[str, tuple[int, int]] | None = None
+        # Between SnapshotRequested and its Snapshot: channels seen new, and channels gone.
+        self._new_since_request: set[str] | None = None
+        self._gone_since_request: set[str] = set()
         self._handlers = {
             "Newchannel": self._newchannel,
             "NewCallerid": self._new_callerid,
@@ -175,6 +178,8 @@ class CallTracker:
         channel = _Channel(uniqueid, name, call.call_id, caller_side)
         self._channels[uniqueid] = channel
         call.channels.add(uniqueid)
+        if self._new_since_request is not None:
+            self._new_since_request.add(uniqueid)
         return channel
 
     def _newchannel(self, m: Message, channel: _Channel | None) -> list[CallEvent]:
@@ -333,12 +338,8 @@ class CallTracker:
         call = self._call_of(m, "OrigTransferer") or self._call_of(m, "Transferee") or self._call_of(m, "SecondTransferer")
         if call is None or m.get("Result") not in (None, "Success"):
             return []
-        target = m.get("TransferTargetChannel") or m.get("SecondTransfererConnectedLineNum") or None
-        to_agent = interface_of(target) if target else None
-        if to_agent:
-            call.interface = to_agent
-            call.agent = to_agent
-        return [CallTransferred(call.call_id, event_time(m), "attended", None, target, to_agent)]
+        target = m.get("TransferTargetChannel") or None
+        return [CallTransferred(call.call_id, event_time(m), "attended", call.agent, target, interface_of(target) if target else None)]
 
     def _call_of(self, m: Message, prefix: str) -> LiveCall | None:
         channel = self._channels.get(m.get(f"{prefix}Uniqueid", ""))
@@ -363,6 +364,8 @@ class CallTracker:
 
     def _detach(self, channel: _Channel) -> None:
         self._channels.pop(channel.uniqueid, None)
+        if self._new_since_request is not None:
+            self._gone_since_request.add(channel.uniqueid)
         call = self.calls.get(channel.call_id)
         if call is not None:
             call.channels.discard(channel.uniqueid)
@@ -397,15 +400,23 @@ class CallTracker:
             call.channels = set()
             self.calls[call.call_id] = call
 
+    def snapshot_requested(self, _: SnapshotRequested | None = None) -> None:
+        self._new_since_request, self._gone_since_request = set(), set()
+
     def resync(self, snapshot: Snapshot) -> list[CallEvent]:
-        """Merge what Asterisk says is live now; returns the events that closes the gap."""
+        """Merge what Asterisk says is live now; returns the events that close the gap.
+        What the stream showed after the request is newer than the snapshot and wins."""
+        fresh, gone = self._new_since_request or set(), self._gone_since_request
+        self._new_since_request, self._gone_since_request = None, set()
+        if gone:
+            snapshot = replace(snapshot, channels=[row for row in snapshot.channels if row.get("Uniqueid") not in gone])
         events: list[CallEvent] = []
         by_call = snapshot.channels_by_linkedid()
         outcomes = self._gap_outcomes(snapshot)
         for call in list(self.calls.values()):
             rows = by_call.pop(call.call_id, [])
             rows += [row for row in snapshot.channels if row.get("Uniqueid") in call.channels and row.get("Linkedid") != call.call_id]
-            events += self._merge(call, rows, snapshot, outcomes)
+            events += self._merge(call, rows, snapshot, outcomes, keep=call.channels & fresh)
         for linkedid, rows in by_call.items():
             if linkedid in self._ended or linkedid in self.calls:
                 continue
@@ -414,8 +425,8 @@ class CallTracker:
         self._queue_counters = snapshot.queue_counters()
         return events
 
-    def _merge(self, call: LiveCall, rows: list[Message], snapshot: Snapshot, outcomes: dict[str, Outcome]) -> list[CallEvent]:
-        live = {row["Uniqueid"] for row in rows if "Uniqueid" in row}
+    def _merge(self, call: LiveCall, rows: list[Message], snapshot: Snapshot, outcomes: dict[str, Outcome], keep: set[str] | frozenset[str] = frozenset()) -> list[CallEvent]:
+        live = {row["Uniqueid"] for row in rows if "Uniqueid" in row} | keep
         for uniqueid in call.channels - live:
             self._channels.pop(uniqueid, None)
         call.channels &= live

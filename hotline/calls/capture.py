@@ -10,7 +10,7 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from hotline.ami.client import QueueItem
-from hotline.ami.snapshot import Snapshot
+from hotline.ami.snapshot import Snapshot, SnapshotRequested
 from hotline.ami.tracker import CallTracker, UntimedEvent
 from hotline.events import CallArrived, CallEvent, EventBus
 from hotline.metrics import Metrics
@@ -57,6 +57,9 @@ class CallCapture:
         try:
             if isinstance(item, Snapshot):
                 return self.tracker.resync(item)
+            if isinstance(item, SnapshotRequested):
+                self.tracker.snapshot_requested(item)
+                return []
             return self.tracker.feed(item)
         except UntimedEvent as exc:
             self.metrics.inc("hotline_ami_malformed_frames_total")

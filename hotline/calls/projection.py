@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +49,10 @@ class CallRecord:
     reconciled: bool = False
 
     def row(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(CallRecord))
 
 
 def apply(record: CallRecord | None, event: CallEvent) -> CallRecord:
@@ -94,7 +97,7 @@ def _answered(r: CallRecord, e: CallAnswered) -> CallRecord:
 
 
 def _transferred(r: CallRecord, e: CallTransferred) -> CallRecord:
-    return replace(r, agent=e.to_agent or r.agent, agent_interface=e.to_agent or r.agent_interface)
+    return r  # the call keeps its first responder; the timeline shows where it went
 
 
 def _abandoned(r: CallRecord, e: CallAbandoned) -> CallRecord:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.ami.tracker import LiveCall
 from hotline.db.dialect import insert_ignoring_duplicates, upsert
 from hotline.db.tables import call_events, calls
-from hotline.events import CallEvent, CallState
+from hotline.events import CallArrived, CallEvent, CallState
 
 from .projection import CallRecord, apply
 
@@ -57,7 +57,9 @@ class CallStore:
             return
         touched: dict[str, CallRecord] = {}
         for event in events:
-            current = touched.get(event.call_id) or self._live.get(event.call_id) or await self._load(event.call_id)
+            current = touched.get(event.call_id) or self._live.get(event.call_id)
+            if current is None and not isinstance(event, CallArrived):
+                current = await self._load(event.call_id)  # a call that ended, or an old one
             touched[event.call_id] = apply(current, event)
         event_rows = [{"call_id": e.call_id, "key": event_key(e), "kind": e.kind, "at": e.at, "data": e.data()} for e in events]
         async with self.engine.begin() as conn:

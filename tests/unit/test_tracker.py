@@ -188,13 +188,16 @@ def _world_snapshot(history: list[dict[str, str]]) -> Snapshot:
     return Snapshot(datetime.fromtimestamp(now, UTC), world.core_show_channels(now), pick("QueueEntry"), pick("QueueMember"), pick("QueueParams"))
 
 
-def test_transfer_events_move_the_call_to_the_new_agent() -> None:
-    tracker = CallTracker({"96655"})
-    messages = _messages("answered-regular")
-    connect = next(i for i, m in enumerate(messages) if m.get("Event") == "AgentConnect")
-    for m in messages[: connect + 1]:
-        tracker.feed(m)
-    caller = messages[connect]
-    blind = {"Event": "BlindTransfer", "Timestamp": "1795532960.0", "Result": "Success", "TransfereeUniqueid": caller["Uniqueid"], "TransfereeLinkedid": caller["Linkedid"], "Extension": "8002", "Context": "agents"}
-    events = tracker.feed(blind)
-    assert [(type(e), e.to) for e in events if isinstance(e, CallTransferred)] == [(CallTransferred, "8002@agents")]
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("blind-transfer", ("blind", "agent-8001", "8002@agents", None)),
+        ("attended-transfer", ("attended", "agent-8001", "Local/8002@agents-00000002;1", "Local/8002@agents")),
+    ],
+)
+def test_transfers_are_in_the_timeline_and_the_call_keeps_its_first_responder(name: str, expected: tuple[str, ...]) -> None:
+    events, _ = replay([_raw(name)])
+    transfers = [e for e in events if isinstance(e, CallTransferred)]
+    assert [(t.kind_of_transfer, t.from_agent, t.to, t.to_agent) for t in transfers] == [expected]
+    (record,) = fold(events).values()
+    assert (record.agent, record.outcome) == ("agent-8001", "answered")

@@ -1,0 +1,399 @@
+"""Typed settings: built-in defaults, overridden by a TOML file, overridden by HOTLINE_* variables.
+
+Every problem found is collected into one ConfigError, one line per problem.
+"""
+
+import contextlib
+import dataclasses
+import difflib
+import functools
+import json
+import math
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from hotline.errors import ConfigError
+
+ENV_PREFIX = "HOTLINE_"
+CONFIG_ENV = "HOTLINE_CONFIG"
+SECRET_MASK = "********"
+
+LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+# SQLAlchemy's sync driver names we rewrite to the async driver the service runs on.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+_URL_HINT = "use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:password@host/dbname"
+
+
+class _Invalid(ValueError):
+    """A value a check refuses; the text completes the sentence '<value> ...'."""
+
+
+Check = Callable[[Any], Any]
+"""Takes a typed value, returns the value to keep (maybe normalised) or raises _Invalid."""
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise _Invalid("is not a port number (1-65535)")
+    return value
+
+
+def _seconds(value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise _Invalid("is not a positive number of seconds")
+    return value
+
+
+def _one_of(allowed: tuple[str, ...]) -> Check:
+    def check(value: str) -> str:
+        # Case-insensitive because LOG_LEVEL=INFO is how most people write it.
+        if value.lower() not in allowed:
+            raise _Invalid(f"is not one of: {', '.join(allowed)}")
+        return value.lower()
+
+    return check
+
+
+def _dialled_numbers(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise _Invalid("is empty; give at least one number, e.g. 96655")
+    bad = [number for number in value if not re.fullmatch(r"[0-9]+", number)]
+    if bad:
+        raise _Invalid(f"has entries that are not all digits: {', '.join(map(_quoted, bad))}")
+    return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise _Invalid(f"is not a database URL ({_URL_HINT})") from None
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise _Invalid(f"uses {url.drivername}, which the hotline does not support ({_URL_HINT})")
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def hide_url_password(url: str) -> str:
+    """The URL with its password replaced, for anything a person or a log will read."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        # Not parseable, so hide whatever sits where a password would.
+        return re.sub(r":[^:@/]*@", ":***@", url)
+
+
+def _mask_secret(value: object) -> object:
+    # An empty secret stays visible: "not set" is what check-config is asked about.
+    return SECRET_MASK if value else value
+
+
+def _setting(
+    default: Any, *, check: Check | None = None, redact: Callable[[Any], Any] | None = None
+) -> Any:
+    """A settings field; `redact` marks a value that must never be shown as it is."""
+    return dataclasses.field(
+        default=default, repr=redact is None, metadata={"check": check, "redact": redact}
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class AmiSettings:
+    host: str = _setting("")  # empty: no Asterisk, the service runs the built-in demo PBX
+    port: int = _setting(5038, check=_port)
+    username: str = _setting("hotline")
+    secret: str = _setting("", redact=_mask_secret)
+    ping_interval: float = _setting(10.0, check=_seconds)
+    ping_timeout: float = _setting(5.0, check=_seconds)
+    reconnect_min: float = _setting(0.5, check=_seconds)
+    reconnect_max: float = _setting(30.0, check=_seconds)
+    connect_timeout: float = _setting(5.0, check=_seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = _setting(
+        "sqlite+aiosqlite:///hotline.db", check=_database_url, redact=hide_url_password
+    )
+
+    def __repr__(self) -> str:
+        return f"DatabaseSettings(url={hide_url_password(self.url)!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class WebSettings:
+    host: str = _setting("127.0.0.1")
+    port: int = _setting(8080, check=_port)
+
+
+@dataclasses.dataclass(frozen=True)
+class HotlineSettings:
+    numbers: tuple[str, ...] = _setting(("96655",), check=_dialled_numbers)
+
+
+@dataclasses.dataclass(frozen=True)
+class LogSettings:
+    format: str = _setting("auto", check=_one_of(LOG_FORMATS))  # auto: console on a TTY, else json
+    level: str = _setting("info", check=_one_of(LOG_LEVELS))
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    ami: AmiSettings = dataclasses.field(default_factory=AmiSettings)
+    database: DatabaseSettings = dataclasses.field(default_factory=DatabaseSettings)
+    web: WebSettings = dataclasses.field(default_factory=WebSettings)
+    hotline: HotlineSettings = dataclasses.field(default_factory=HotlineSettings)
+    log: LogSettings = dataclasses.field(default_factory=LogSettings)
+
+    @property
+    def demo_pbx(self) -> bool:
+        return self.ami.host == ""
+
+
+class _Key(NamedTuple):
+    section: str
+    name: str
+    type: Any
+    field: dataclasses.Field[Any]
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.name}"
+
+    @property
+    def env(self) -> str:
+        return f"{ENV_PREFIX}{self.section}_{self.name}".upper()
+
+
+@functools.cache
+def _schema() -> dict[str, tuple[type, tuple[_Key, ...]]]:
+    """Section name -> (its dataclass, its keys): the one source for file, env and describe."""
+    schema: dict[str, tuple[type, tuple[_Key, ...]]] = {}
+    for section, section_type in typing.get_type_hints(Settings).items():
+        hints = typing.get_type_hints(section_type)
+        keys = tuple(
+            _Key(section, f.name, hints[f.name], f) for f in dataclasses.fields(section_type)
+        )
+        schema[section] = (section_type, keys)
+    return schema
+
+
+class _Given(NamedTuple):
+    """A value as the user wrote it, and where: an env variable name or 'in <file>'."""
+
+    value: object
+    origin: str
+    from_env: bool
+
+
+_GivenValues = dict[tuple[str, str], _Given]
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults, then the TOML file (`path`, else $HOTLINE_CONFIG, else none), then HOTLINE_*."""
+    environ = os.environ if environ is None else environ
+    if path is None:
+        path = environ.get(CONFIG_ENV) or None
+    given: _GivenValues = {}
+    problems: list[str] = []
+    if path is not None:
+        problems += _take_file(_read_toml(Path(path)), str(path), given)
+    _take_environ(environ, given)
+    settings, refused, invalid = _build(given)
+    problems += refused
+    for involved, rule in _RULES:
+        if not involved & invalid and (problem := rule(settings, given)):
+            problems.append(problem)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError as exc:
+        raise ConfigError([f"config file {path}: not found"]) from exc
+    except OSError as exc:
+        raise ConfigError([f"config file {path}: cannot be read ({exc.strerror or exc})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"config file {path}: not UTF-8 text (byte {exc.start})"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"config file {path}: {_toml_problem(exc)}"]) from exc
+
+
+def _toml_problem(exc: tomllib.TOMLDecodeError) -> str:
+    # tomllib puts the place at the end of its message: "... (at line 3, column 7)".
+    found = re.fullmatch(r"(.*) \((at line \d+, column \d+|at end of document)\)", str(exc), re.S)
+    if found is None:
+        return f"invalid TOML: {exc}"
+    message, place = found.groups()
+    return f"invalid TOML {place}: {message}"
+
+
+def _take_file(document: dict[str, Any], path: str, given: _GivenValues) -> list[str]:
+    """Record the file's values; return its unknown sections and keys (typo protection)."""
+    problems = []
+    schema = _schema()
+    for section, table in document.items():
+        if section not in schema:
+            hint = _did_you_mean(section, schema, "[{}]")
+            problems.append(f"config file {path}: unknown section [{section}]{hint}")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"config file {path}: {section} must be a table, written [{section}]")
+            continue
+        known = {key.name for key in schema[section][1]}
+        for name, value in table.items():
+            if name in known:
+                given[section, name] = _Given(value, f"in {path}", from_env=False)
+            else:
+                hint = _did_you_mean(name, known, f"{section}.{{}}")
+                problems.append(f"config file {path}: unknown key {section}.{name}{hint}")
+    return problems
+
+
+def _did_you_mean(word: str, choices: typing.Iterable[str], spelling: str) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {spelling.format(close[0])}?)" if close else ""
+
+
+def _take_environ(environ: Mapping[str, str], given: _GivenValues) -> None:
+    for _, keys in _schema().values():
+        for key in keys:
+            if key.env in environ:
+                given[key.section, key.name] = _Given(environ[key.env], key.env, from_env=True)
+
+
+def _build(given: _GivenValues) -> tuple[Settings, list[str], set[str]]:
+    """Typed settings from what was given (defaults elsewhere); the problems; the keys refused."""
+    sections: dict[str, Any] = {}
+    problems: list[str] = []
+    invalid: set[str] = set()
+    for section, (section_type, keys) in _schema().items():
+        values = {}
+        for key in keys:
+            if (item := given.get((section, key.name))) is None:
+                continue
+            try:
+                values[key.name] = _accept(key, item)
+            except _Invalid as exc:
+                invalid.add(key.dotted)
+                problems.append(f"{key.dotted} ({item.origin}): {_shown(key, item.value)} {exc}")
+        sections[section] = section_type(**values)
+    return Settings(**sections), problems, invalid
+
+
+def _accept(key: _Key, item: _Given) -> object:
+    value = _convert(key.type, item.value, item.from_env)
+    check: Check | None = key.field.metadata["check"]
+    return value if check is None else check(value)
+
+
+def _convert(kind: Any, raw: object, from_env: bool) -> object:
+    """The value as `kind`: env strings are parsed, TOML values must already be that type."""
+    if kind is int or kind is float:
+        return _number(kind, raw, from_env)
+    if typing.get_origin(kind) is tuple:
+        if from_env and isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+            return tuple(raw)
+        raise _Invalid('is not a list of strings, e.g. ["96655"]')
+    if kind is str:
+        if isinstance(raw, str):
+            return raw
+        raise _Invalid("is not a string")
+    raise TypeError(f"no conversion to {kind!r}: add one for this new setting type")
+
+
+def _number(kind: type[int] | type[float], raw: object, from_env: bool) -> int | float:
+    if from_env and isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            return kind(raw)
+    # TOML's true is an int to Python, and 80.5 must not become port 80.
+    elif not isinstance(raw, bool) and isinstance(raw, int if kind is int else int | float):
+        return kind(raw)
+    raise _Invalid("is not a whole number" if kind is int else "is not a number")
+
+
+def _quoted(value: object) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _shown(key: _Key, value: object) -> str:
+    redact = key.field.metadata["redact"]
+    if redact is None:
+        return _quoted(value)
+    shown = redact(value)
+    return "the value (hidden)" if shown == SECRET_MASK else _quoted(shown)
+
+
+def _where(key: str, given: _GivenValues) -> str:
+    section, _, name = key.partition(".")
+    item = given.get((section, name))
+    return f"{key} ({item.origin if item else 'default'})"
+
+
+def _secret_needed(settings: Settings, given: _GivenValues) -> str | None:
+    if settings.ami.host and not settings.ami.secret:
+        return (
+            "ami.secret is required when ami.host is set "
+            "(give it in the config file or as HOTLINE_AMI_SECRET)"
+        )
+    return None
+
+
+def _reconnect_order(settings: Settings, given: _GivenValues) -> str | None:
+    low, high = settings.ami.reconnect_min, settings.ami.reconnect_max
+    if low > high:
+        return (
+            f"{_where('ami.reconnect_min', given)}: {low:g} must not be more than "
+            f"{_where('ami.reconnect_max', given)}: {high:g}"
+        )
+    return None
+
+
+# Rules across keys; a rule is skipped when one of its keys was already refused,
+# so one mistake is reported once.
+_RULES: tuple[tuple[frozenset[str], Callable[[Settings, _GivenValues], str | None]], ...] = (
+    (frozenset({"ami.host", "ami.secret"}), _secret_needed),
+    (frozenset({"ami.reconnect_min", "ami.reconnect_max"}), _reconnect_order),
+)
+
+
+def describe(settings: Settings) -> dict[str, dict[str, object]]:
+    """The effective settings as plain data (for `hotline check-config`), secrets hidden."""
+    described: dict[str, dict[str, object]] = {}
+    for section, (_, keys) in _schema().items():
+        part = getattr(settings, section)
+        described[section] = {key.name: _plain(key, getattr(part, key.name)) for key in keys}
+    return described
+
+
+def _plain(key: _Key, value: object) -> object:
+    redact = key.field.metadata["redact"]
+    if redact is not None:
+        value = redact(value)
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,539 @@
+"""A PBX test double: an asyncio TCP server speaking Asterisk 22's AMI that replays recorded
+events and injects faults (cuts mid-character, lost events, garbage, dropped links).
+
+Over the 400-line guide: the server, its replay script and its action answers share one
+connection set and one pause rule, which read best together; the state model is world.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hotline.testing.transcripts import headers
+from hotline.testing.world import Fields, PbxWorld
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+_END = b"\r\n\r\n"
+_MASK = "********"
+_UNKNOWN = "<unknown>"
+_ORIGINATE_TECHS = frozenset({"local", "pjsip"})
+# What the recording PBX's dialplan had (traces/README.md).
+DEFAULT_CONTEXTS = frozenset({
+    "hotline-in", "caller-hold", "caller-press1", "agents", "customers",
+    "hotline-callback", "hotline-survey", "hotline-exit",
+})  # fmt: skip
+# Outcome -> (OriginateResponse Response, Reason): 4 answered, 5 busy, 3 no answer.
+_OUTCOMES = {"answer": ("Success", "4"), "busy": ("Failure", "5"), "noanswer": ("Failure", "3")}
+_READ_LIMIT = 1 << 20
+_LINE_BREAK = re.compile(r"\r?\n")
+_STOP_GRACE = 1.0  # seconds stop() lets sessions notice their closed link
+
+Pairs = Sequence[tuple[str, str]]
+Chunking = Callable[[bytes], list[bytes]]
+
+
+def render(pairs: Iterable[tuple[str, str]]) -> bytes:
+    """One AMI message: `Key: Value` lines, CRLF each, a blank line at the end."""
+    return "".join(f"{key}: {value}\r\n" for key, value in pairs).encode("utf-8") + b"\r\n"
+
+
+def _timestamp(seconds: float) -> str:
+    return f"{seconds:.6f}"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action a client sent: its headers as sent, and a case-blind lookup."""
+
+    fields: Fields
+    _lookup: Fields
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Action:
+        fields: Fields = {}
+        # Asterisk ends a line at CRLF or a bare LF (main/manager.c).
+        for line in _LINE_BREAK.split(raw.decode("utf-8", errors="replace")):
+            key, colon, value = line.partition(":")
+            value = value.strip()
+            if not colon:
+                continue
+            if key in fields and key.lower() == "variable":
+                # Asterisk reads repeated Variable headers as one comma-separated list.
+                fields[key] = f"{fields[key]},{value}"
+            fields.setdefault(key, value)
+        return cls(fields, {key.lower(): value for key, value in reversed(fields.items())})
+
+    def get(self, key: str, default: str = "") -> str:
+        return self._lookup.get(key.lower(), default)
+
+    @property
+    def name(self) -> str:
+        return self.get("Action")
+
+    @property
+    def id_pairs(self) -> list[tuple[str, str]]:
+        """The `ActionID` line Asterisk echoes, or nothing when the client sent none."""
+        return [("ActionID", self.get("ActionID"))] if "actionid" in self._lookup else []
+
+    def masked(self) -> Fields:
+        return {key: _MASK if key.lower() == "secret" else v for key, v in self.fields.items()}
+
+
+@dataclass(eq=False)
+class _Connection:
+    """One client: its writer (one batch of messages at a time) and its session state."""
+
+    writer: asyncio.StreamWriter
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    logged_in: bool = False
+    wants_events: bool = True
+    ready: bool = False  # replay may resume for it: logged in outside a fault, or resynced
+    listed_channels: bool = False
+    listed_queues: bool = False
+
+    async def send(self, messages: Iterable[bytes], chunking: Chunking | None) -> None:
+        async with self.lock:
+            for message in messages:
+                await self._write(message, chunking)
+
+    async def _write(self, data: bytes, chunking: Chunking | None) -> None:
+        for part in chunking(data) if chunking else [data]:
+            if self.writer.is_closing():
+                return
+            self.writer.write(part)
+            with contextlib.suppress(ConnectionError):
+                await self.writer.drain()
+            if chunking:
+                await asyncio.sleep(0)
+
+    def close(self) -> None:
+        """Flush what is written, then FIN: the client reads every byte, then EOF."""
+        self.logged_in = False
+        self.writer.close()
+
+    def abort(self) -> None:
+        """Drop the link now: whatever is still buffered on our side is lost."""
+        self.logged_in = False
+        self.writer.transport.abort()
+
+
+class _Signal:
+    """Wakes every waiter on any change; each re-checks its own condition."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def wait_for(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            self._event.clear()
+            await self._event.wait()
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One entry of the replay script: an event (with its headers) or raw garbage."""
+
+    data: bytes
+    event: Fields | None
+
+
+@dataclass(frozen=True, order=True)
+class _Cut:
+    offset: int
+    lose: int
+
+
+class PbxDouble:
+    """Speaks AMI on a TCP port; `play` queues recorded events, the fault methods break them."""
+
+    def __init__(
+        self,
+        *,
+        username: str = "hotline",
+        secret: str = "secret",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.username = username
+        self.secret = secret
+        self.host = host
+        self.port = port
+        self.chunking: Chunking | None = None
+        self.actions: list[Fields] = []
+        self.logins = 0
+        self.failed_logins = 0
+        self.connections = 0
+        self.originate_outcomes: dict[str, str] = {}
+        self.contexts: set[str] = set(DEFAULT_CONTEXTS)
+        self.resync_grace = 0.5  # replay resumes this long after a re-login without resync
+        self.originate_delay = 0.0  # seconds between the Originate response and its event
+        self.world = PbxWorld()
+        self._script: list[_Item] = []
+        self._cursor = 0  # index of the next script item to play
+        self._position = 0  # script byte offset of that item
+        self._cuts: list[_Cut] = []
+        self._to_lose = 0
+        self._awaiting_resync = False
+        self._clients: set[_Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sessions: set[asyncio.Task[Any]] = set()  # asyncio.start_server's, one a client
+        self._signal: _Signal | None = None
+        self._server: asyncio.Server | None = None
+        self._started = 0.0
+        self._sequence = 0x100  # for channel names and Uniqueids the double invents
+        self._handlers: dict[str, Callable[[_Connection, Action], Awaitable[None]]] = {
+            "login": self._login,
+            "logoff": self._logoff,
+            "ping": self._ping,
+            "coreshowchannels": self._core_show_channels,
+            "queuestatus": self._queue_status,
+            "queuesummary": self._queue_summary,
+            "originate": self._originate,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._started = loop.time()
+        self._signal = _Signal()
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, limit=_READ_LIMIT
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._spawn(self._replay(), "pbx.replay")
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in list(self._clients):
+            client.abort()
+        # Sessions end on their own once their link is gone; cancelling them instead makes
+        # asyncio's start_server log the CancelledError as an unhandled exception.
+        if self._sessions:
+            _, stuck = await asyncio.wait(list(self._sessions), timeout=_STOP_GRACE)
+            for session in stuck:
+                session.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _notify(self) -> None:
+        if self._signal is not None:
+            self._signal.notify()
+
+    # -- the replay script and its faults ---------------------------------------------------
+
+    def play(self, events: Iterable[bytes]) -> None:
+        self._script.extend(_Item(event, headers(event)) for event in events)
+        self._notify()
+
+    def send_garbage(self, data: bytes) -> None:
+        self._script.append(_Item(data, None))
+        self._notify()
+
+    def cut_after(self, offset: int, *, lose: int = 0) -> None:
+        """Cut the link at `offset`, a byte position in everything played (events and garbage,
+        sent or lost); the message holding it and the next `lose` never reach a client."""
+        self._cuts = sorted([*self._cuts, _Cut(offset, lose)])
+        self._notify()
+
+    def drop_connections(self) -> None:
+        for client in list(self._clients):
+            client.abort()
+        self._awaiting_resync = True
+        self._notify()
+
+    async def wait_sent(self, timeout: float = 5.0) -> None:
+        assert self._signal is not None, "start() the double first"
+        async with asyncio.timeout(timeout):
+            await self._signal.wait_for(lambda: self._cursor >= len(self._script))
+
+    def _receivers(self) -> list[_Connection]:
+        return [client for client in self._clients if client.logged_in and client.wants_events]
+
+    def _can_play(self) -> bool:
+        if self._cursor >= len(self._script):
+            return False
+        return self._to_lose > 0 or any(client.ready for client in self._receivers())
+
+    async def _replay(self) -> None:
+        assert self._signal is not None
+        while True:
+            await self._signal.wait_for(self._can_play)
+            item = self._script[self._cursor]
+            if item.event is not None:
+                self.world.apply(item.event)
+            sending = self._to_lose == 0  # else it happens while nobody is connected
+            if not sending:
+                self._to_lose -= 1
+            cut = self._take_cut(self._position + len(item.data))
+            if cut is not None:
+                prefix = item.data[: max(cut.offset - self._position, 0)] if sending else b""
+                await self._cut(prefix, cut.lose)
+            elif sending:
+                await self._broadcast(item.data)
+            self._position += len(item.data)
+            self._cursor += 1
+            self._notify()
+            await asyncio.sleep(0)  # a long script must not starve the loop between messages
+
+    def _take_cut(self, end: int) -> _Cut | None:
+        """The first cut before `end`, if any; cuts already passed fire here too."""
+        if self._cuts and self._cuts[0].offset < end:
+            return self._cuts.pop(0)
+        return None
+
+    async def _broadcast(self, data: bytes) -> None:
+        for client in self._receivers():
+            await client.send([data], self.chunking)
+
+    async def _cut(self, prefix: bytes, lose: int) -> None:
+        if prefix:
+            await self._broadcast(prefix)
+        for client in list(self._clients):
+            client.close()
+        self._to_lose += lose
+        self._awaiting_resync = True
+
+    # -- connections ------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:  # stop() waits for it to see its link closed
+            self._sessions.add(task)
+            task.add_done_callback(self._sessions.discard)
+        client = _Connection(writer)
+        self._clients.add(client)
+        self.connections += 1
+        try:
+            await client.send([BANNER], self.chunking)
+            await self._read_actions(reader, client)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client went away: a fault to survive, not to report
+        finally:
+            self._clients.discard(client)
+            client.close()
+            self._notify()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _read_actions(self, reader: asyncio.StreamReader, client: _Connection) -> None:
+        while not client.writer.is_closing():
+            action = Action.parse(await reader.readuntil(_END))
+            self.actions.append(action.masked())
+            await self._answer(client, action)
+
+    async def _answer(self, client: _Connection, action: Action) -> None:
+        name = action.name.lower()
+        if not name:
+            await self._reply(client, action, "Error", [("Message", "Missing action in request")])
+        elif not client.logged_in and name not in ("login", "logoff"):
+            await self._reply(client, action, "Error", [("Message", "Permission denied")])
+        elif (handler := self._handlers.get(name)) is not None:
+            await handler(client, action)
+        else:
+            await self._reply(client, action, "Error", [("Message", _unknown_command(action))])
+
+    async def _reply(
+        self,
+        client: _Connection,
+        action: Action,
+        response: str,
+        pairs: Pairs,
+        follow: Sequence[bytes] = (),
+    ) -> None:
+        message = render([("Response", response), *action.id_pairs, *pairs])
+        await client.send([message, *follow], self.chunking)
+
+    def _now(self) -> float:
+        return self.world.time if self.world.time is not None else time.time()
+
+    # -- session actions ---------------------------------------------------------------------
+
+    async def _login(self, client: _Connection, action: Action) -> None:
+        if action.get("Username") != self.username or action.get("Secret") != self.secret:
+            self.failed_logins += 1
+            await self._reply(client, action, "Error", [("Message", "Authentication failed")])
+            client.close()
+            return
+        self.logins += 1
+        client.wants_events = action.get("Events", "on").lower() not in ("off", "no", "false")
+        uptime = str(int(asyncio.get_running_loop().time() - self._started))
+        booted = render([
+            ("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", uptime),
+            ("LastReload", uptime), ("Status", "Fully Booted"),
+        ])  # fmt: skip
+        accepted = [("Message", "Authentication accepted")]
+        await self._reply(
+            client, action, "Success", accepted, [booted] if client.wants_events else []
+        )
+        client.logged_in = True
+        if self._awaiting_resync:
+            self._spawn(self._resync_grace(client), "pbx.resync-grace")
+        else:
+            client.ready = True
+        self._notify()
+
+    async def _resync_grace(self, client: _Connection) -> None:
+        await asyncio.sleep(self.resync_grace)
+        self._mark_ready(client)
+
+    def _mark_ready(self, client: _Connection) -> None:
+        if client.logged_in and not client.ready:
+            client.ready = True
+            self._awaiting_resync = False
+            self._notify()
+
+    async def _logoff(self, client: _Connection, action: Action) -> None:
+        await self._reply(client, action, "Goodbye", [("Message", "Thanks for all the fish.")])
+        client.close()
+
+    async def _ping(self, client: _Connection, action: Action) -> None:
+        pairs = [("Ping", "Pong"), ("Timestamp", _timestamp(self._now()))]
+        await self._reply(client, action, "Success", pairs)
+
+    # -- list actions: the snapshot a reconnecting client resyncs from ------------------------
+
+    async def _core_show_channels(self, client: _Connection, action: Action) -> None:
+        items = [
+            render([("Event", "CoreShowChannel"), *action.id_pairs, *channel.items()])
+            for channel in self.world.core_show_channels(self._now())
+        ]
+        await self._list(client, action, "Channels will follow", "CoreShowChannels", items)
+        client.listed_channels = True
+        self._check_resynced(client)
+
+    async def _queue_status(self, client: _Connection, action: Action) -> None:
+        queue = action.get("Queue") or None
+        items = [
+            render([("Event", event), *fields.items(), *action.id_pairs])
+            for event, fields in self.world.queue_status(self._now(), queue)
+        ]
+        await self._list(client, action, "Queue status will follow", "QueueStatus", items)
+        client.listed_queues = True
+        self._check_resynced(client)
+
+    async def _queue_summary(self, client: _Connection, action: Action) -> None:
+        queue = action.get("Queue") or None
+        items = [
+            render([("Event", "QueueSummary"), *fields.items(), *action.id_pairs])
+            for fields in self.world.queue_summary(self._now(), queue)
+        ]
+        await self._list(client, action, "Queue summary will follow", "QueueSummary", items)
+
+    async def _list(
+        self, client: _Connection, action: Action, message: str, name: str, items: list[bytes]
+    ) -> None:
+        complete = render([
+            ("Event", f"{name}Complete"), *action.id_pairs,
+            ("EventList", "Complete"), ("ListItems", str(len(items))),
+        ])  # fmt: skip
+        pairs = [("EventList", "start"), ("Message", message)]
+        await self._reply(client, action, "Success", pairs, [*items, complete])
+
+    def _check_resynced(self, client: _Connection) -> None:
+        if client.listed_channels and client.listed_queues:
+            self._mark_ready(client)
+
+    # -- Originate ---------------------------------------------------------------------------
+
+    async def _originate(self, client: _Connection, action: Action) -> None:
+        channel = action.get("Channel")
+        if not channel:
+            await self._reply(client, action, "Error", [("Message", "Channel not specified")])
+            return
+        tech = channel.partition("/")[0].lower()
+        context = action.get("Context")
+        if tech not in _ORIGINATE_TECHS or (context and context not in self.contexts):
+            # What Asterisk answered in bad-actions.ami, before any channel exists.
+            await self._reply(client, action, "Error", [("Message", "Extension does not exist.")])
+            return
+        outcome = self.originate_outcomes.get(_dialled_number(channel), "answer")
+        if action.get("Async").lower() not in ("true", "yes", "1", "on"):
+            await self._originate_sync(client, action, outcome)
+            return
+        await self._reply(client, action, "Success", [("Message", "Originate successfully queued")])
+        self._spawn(self._originate_response(action, outcome), "pbx.originate-response")
+
+    async def _originate_sync(self, client: _Connection, action: Action, outcome: str) -> None:
+        if outcome == "answer":
+            await self._reply(
+                client, action, "Success", [("Message", "Originate successfully queued")]
+            )
+        else:
+            await self._reply(client, action, "Error", [("Message", "Originate failed")])
+
+    async def _originate_response(self, action: Action, outcome: str) -> None:
+        await asyncio.sleep(self.originate_delay)
+        response, reason = _OUTCOMES[outcome]
+        message = render(self._originate_response_pairs(action, response, reason))
+        for client in self._receivers():
+            await client.send([message], self.chunking)
+
+    def _originate_response_pairs(self, action: Action, response: str, reason: str) -> Pairs:
+        self._sequence += 1
+        now = self._now()
+        channel = action.get("Channel")
+        uniqueid = action.get("ChannelId")
+        if response == "Success":
+            channel = _new_channel_name(channel, self._sequence)
+            uniqueid = uniqueid or f"{int(now)}.{self._sequence}"
+        number, name = _parse_caller_id(action.get("CallerID"))
+        return [
+            ("Event", "OriginateResponse"), ("Privilege", "call,all"),
+            ("Timestamp", _timestamp(now)), *action.id_pairs, ("Response", response),
+            ("Channel", channel), ("Context", action.get("Context")),
+            ("Exten", action.get("Exten")), ("Reason", reason),
+            ("Uniqueid", uniqueid or _UNKNOWN), ("CallerIDNum", number or _UNKNOWN),
+            ("CallerIDName", name or _UNKNOWN),
+        ]  # fmt: skip
+
+
+def _unknown_command(action: Action) -> str:
+    return (
+        f"Invalid/unknown command: {action.name}. "
+        "Use Action: ListCommands to show available commands."
+    )
+
+
+def _dialled_number(channel: str) -> str:
+    """`Local/13900000486@customers` -> `13900000486`: the key of originate_outcomes."""
+    resource = channel.partition("/")[2].partition("@")[0]
+    return re.sub(r"\D", "", resource)
+
+
+def _new_channel_name(requested: str, sequence: int) -> str:
+    """Asterisk's name for the channel an Originate created (a Local one's ;1 half)."""
+    if requested.lower().startswith("local/"):
+        return f"{requested}-{sequence:08x};1"
+    return f"{requested.partition('@')[0]}-{sequence:08x}"
+
+
+def _parse_caller_id(caller_id: str) -> tuple[str, str]:
+    """`"Name" <number>` -> (number, name); a bare number is a number."""
+    match = re.fullmatch(r'\s*(?:"([^"]*)"|([^<]*?))\s*<([^>]*)>\s*', caller_id)
+    if match is not None:
+        return match.group(3), (match.group(1) or match.group(2) or "").strip()
+    bare = caller_id.strip()
+    return (bare, "") if re.fullmatch(r"[\d*#+]+", bare) else ("", bare)

@@ -1,0 +1,45 @@
+"""Reads the recorded Asterisk transcripts (traces/*.ami) into exact message bytes for replay."""
+
+from pathlib import Path
+
+TRACES_DIR: Path = Path(__file__).parent / "traces"
+
+_LINE_END = b"\r\n"
+_MESSAGE_END = b"\r\n\r\n"
+# Events that answered the recording client's own login or actions: the double makes its
+# own for its own clients, so replaying the recorded ones would duplicate them.
+_SESSION_EVENTS = frozenset({"OriginateResponse", "FullyBooted"})
+
+
+def split_messages(raw: bytes) -> tuple[bytes, list[bytes]]:
+    """Split a transcript into its banner line and its messages, each ending in CRLF CRLF."""
+    banner_end = raw.index(_LINE_END) + len(_LINE_END)
+    messages: list[bytes] = []
+    start = banner_end
+    while (end := raw.find(_MESSAGE_END, start)) != -1:
+        messages.append(raw[start : end + len(_MESSAGE_END)])
+        start = end + len(_MESSAGE_END)
+    if raw[start:]:
+        raise ValueError(f"transcript ends inside a message: {raw[start : start + 40]!r}")
+    return raw[:banner_end], messages
+
+
+def headers(message: bytes) -> dict[str, str]:
+    """Parse one AMI message into its headers; the first occurrence of a key wins."""
+    parsed: dict[str, str] = {}
+    for line in message.decode("utf-8").split("\r\n"):
+        key, colon, value = line.partition(":")
+        if colon and key not in parsed:
+            parsed[key] = value.lstrip(" ")
+    return parsed
+
+
+def recorded_events(name: str) -> list[bytes]:
+    """The unsolicited events of NAME.ami, exact bytes in order, without the recorder's own."""
+    _, messages = split_messages((TRACES_DIR / f"{name}.ami").read_bytes())
+    return [message for message in messages if _is_unsolicited_event(headers(message))]
+
+
+def _is_unsolicited_event(fields: dict[str, str]) -> bool:
+    event = fields.get("Event")
+    return event is not None and "ActionID" not in fields and event not in _SESSION_EVENTS
