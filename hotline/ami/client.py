@@ -155,12 +155,14 @@ class AmiClient:
         manager.protocol = protocol
         self._manager, self._protocol = manager, protocol
         keepalive: asyncio.Task[None] | None = None
+        # Everything this connection brings before its snapshot may be newer than it.
+        self.queue.put_nowait(SnapshotRequested())
         try:
             await self._login()
             self.connected = True
             log.info("ami.connected", host=s.host, port=s.port, version=protocol.version)
             keepalive = asyncio.create_task(self._keepalive(protocol), name="ami-keepalive")
-            await self.resync()
+            await self.resync(requested=True)
             stopping = asyncio.create_task(stop.wait())
             lost = asyncio.create_task(protocol.lost.wait())
             await asyncio.wait({stopping, lost}, return_when=asyncio.FIRST_COMPLETED)
@@ -212,9 +214,10 @@ class AmiClient:
         future = protocol.send(clean_action(action), as_list=as_list)
         return await asyncio.wait_for(future, timeout or self.settings.ping_timeout * 2)
 
-    async def resync(self) -> None:
+    async def resync(self, *, requested: bool = False) -> None:
         """Ask what is live now; the snapshot goes into the queue behind the events before it."""
-        self.queue.put_nowait(SnapshotRequested())
+        if not requested:
+            self.queue.put_nowait(SnapshotRequested())
         channels = await self.send_action({"Action": "CoreShowChannels"}, as_list=True, timeout=30)
         status = await self.send_action({"Action": "QueueStatus"}, as_list=True, timeout=30)
         pong = await self.send_action({"Action": "Ping"})

@@ -45,6 +45,7 @@ _ROUTE_VARIABLES = {
     "HOTLINE_CALL": "route_id",
 }
 _RECENTLY_ENDED = 10_000
+_UNCLAIMED_MAX = 50_000
 _DIALED_APPS = frozenset({"AppQueue", "AppDial", "AppDial2"})
 # Events handled even when their Uniqueid is not (yet) a channel of a tracked call.
 _WITHOUT_CHANNEL = frozenset({"Newchannel", "BlindTransfer", "AttendedTransfer"})
@@ -132,6 +133,8 @@ class CallTracker:
         # Between SnapshotRequested and its Snapshot: channels seen new, and channels gone.
         self._new_since_request: set[str] | None = None
         self._gone_since_request: set[str] = set()
+        self._unclaimed: list[Message] = []
+        self._adopted: list[list[CallEvent]] = []
         self._handlers = {
             "Newchannel": self._newchannel,
             "NewCallerid": self._new_callerid,
@@ -159,8 +162,31 @@ class CallTracker:
             return []
         channel = self._channel_for(message)
         if channel is None and name not in _WITHOUT_CHANNEL:
-            return []
+            if self._new_since_request is not None:
+                # Maybe a call the pending snapshot will show us: keep it to replay then.
+                if len(self._unclaimed) < _UNCLAIMED_MAX:
+                    self._unclaimed.append(message)
+                return []
+            channel = self._adopt_from_stream(message)
+            if channel is None:
+                return []
+            events = self._adopted.pop()
+            return events + handler(message, channel)
         return handler(message, channel)
+
+    def _adopt_from_stream(self, m: Message) -> _Channel | None:
+        """A caller's channel of a hotline call whose start we missed (it began while we
+        were away): take the call up from here, marked reconciled."""
+        uniqueid, linkedid, name = m.get("Uniqueid", ""), m.get("Linkedid", ""), m.get("Channel", "")
+        if m.get("Exten") not in self.numbers or not linkedid or linkedid in self._ended:
+            return None
+        if uniqueid != linkedid and not any(f"/{number}@" in name for number in self.numbers):
+            return None  # an agent's leg shows the hotline number too; only a caller's starts a call
+        at = event_time(m)
+        call = LiveCall(linkedid, caller_number=_known(m.get("CallerIDNum")), caller_name=_known(m.get("CallerIDName")))
+        self.calls[linkedid] = call
+        self._adopted.append([CallArrived(linkedid, at, call.caller_number, call.caller_name, name, True)])
+        return self._attach(call, uniqueid, name, caller_side=True)
 
     def _channel_for(self, message: Message) -> _Channel | None:
         uniqueid = message.get("Uniqueid")
@@ -401,7 +427,7 @@ class CallTracker:
             self.calls[call.call_id] = call
 
     def snapshot_requested(self, _: SnapshotRequested | None = None) -> None:
-        self._new_since_request, self._gone_since_request = set(), set()
+        self._new_since_request, self._gone_since_request, self._unclaimed = set(), set(), []
 
     def resync(self, snapshot: Snapshot) -> list[CallEvent]:
         """Merge what Asterisk says is live now; returns the events that close the gap.
@@ -423,6 +449,11 @@ class CallTracker:
             if any(row.get("Exten") in self.numbers for row in rows):
                 events += self._adopt(linkedid, rows, snapshot)
         self._queue_counters = snapshot.queue_counters()
+        # Events that came before the snapshot for calls we learnt of from it: their
+        # hangups and answers are newer than (or as old as) the snapshot; replay them.
+        unclaimed, self._unclaimed = self._unclaimed, []
+        for message in unclaimed:
+            events += self.feed(message)
         return events
 
     def _merge(self, call: LiveCall, rows: list[Message], snapshot: Snapshot, outcomes: dict[str, Outcome], keep: set[str] | frozenset[str] = frozenset()) -> list[CallEvent]:

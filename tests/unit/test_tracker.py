@@ -201,3 +201,30 @@ def test_transfers_are_in_the_timeline_and_the_call_keeps_its_first_responder(na
     assert [(t.kind_of_transfer, t.from_agent, t.to, t.to_agent) for t in transfers] == [expected]
     (record,) = fold(events).values()
     assert (record.agent, record.outcome) == ("agent-8001", "answered")
+
+
+def test_hangups_streamed_before_the_snapshot_arrives_are_not_revived_by_it() -> None:
+    """After a restart Asterisk streams events at once; the snapshot answered later may
+    still list channels whose Hangup we already saw, for a call we did not know yet."""
+    messages = _messages("answered-regular")
+    connect = next(i for i, m in enumerate(messages) if m.get("Event") == "AgentConnect")
+    snapshot = _world_snapshot(messages[: connect + 1])
+    tracker = CallTracker({"96655"})
+    tracker.snapshot_requested()
+    events = [e for m in messages[connect + 1 :] for e in tracker.feed(m)]  # unknown call: nothing yet
+    assert events == []
+    events = tracker.resync(snapshot)
+    assert tracker.calls == {}
+    assert [e.kind for e in events][-1] == "ended"
+
+
+def test_a_call_that_began_while_away_and_ended_before_the_snapshot_is_still_recorded() -> None:
+    messages = _messages("answered-regular")
+    connect = next(i for i, m in enumerate(messages) if m.get("Event") == "AgentConnect")
+    tracker = CallTracker({"96655"})
+    tracker.snapshot_requested()
+    for m in messages[connect + 1 :]:
+        tracker.feed(m)
+    events = tracker.resync(Snapshot(datetime.fromtimestamp(1795532990, UTC)))  # nothing live by then
+    (record,) = fold(events).values()
+    assert (record.caller_number, record.agent, record.outcome, record.reconciled) == ("13912345678", "agent-8001", "answered", True)
