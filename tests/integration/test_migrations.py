@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hotline.db.tables import metadata
+from hotline.db.schema import metadata
 
 
 async def test_alembic_head_equals_the_models(engine: AsyncEngine) -> None:

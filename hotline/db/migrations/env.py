@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from hotline.db.engine import create_engine
-from hotline.db.tables import metadata
+from hotline.db.schema import metadata
 
 config = context.config
 
