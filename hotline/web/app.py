@@ -24,7 +24,7 @@ METRICS = web.AppKey("metrics", Metrics)
 AMI_CONNECTED = web.AppKey("ami_connected", Callable[[], bool])
 USER = web.RequestKey("user", User)
 
-_STATUS = {"bad_request": 400, "unauthorized": 401, "not_found": 404}
+_STATUS = {"bad_request": 400, "bad_number": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
