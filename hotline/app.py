@@ -55,17 +55,21 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await site.start()
     log.info("service.started", url=f"http://{settings.web.host}:{_bound_port(runner, settings.web.port)}/", live_calls_restored=restored, demo_pbx=pbx is not None)
     ami_stop = asyncio.Event()
-    tasks = {
-        asyncio.create_task(client.run(ami_stop), name="ami"),
-        asyncio.create_task(capture.run(client.queue), name="capture"),
-    }
-    if pbx is not None:
-        tasks.add(asyncio.create_task(_play_demo(pbx, client), name="demo-pbx"))
+    ami = asyncio.create_task(client.run(ami_stop), name="ami")
+    capturing = asyncio.create_task(capture.run(client.queue), name="capture")
+    demo = asyncio.create_task(_play_demo(pbx, client), name="demo-pbx") if pbx is not None else None
     try:
-        await _supervise(tasks, stop)
+        await _supervise({ami, capturing}, stop)
     finally:
+        # AMI first (logs off), then the capture stores what was already read, then the rest.
         ami_stop.set()
-        await _drain(client, capture, tasks)
+        await asyncio.wait({ami}, timeout=5)
+        client.queue.put_nowait(None)
+        await asyncio.wait({capturing}, timeout=10)
+        for task in (ami, capturing, demo):
+            if task is not None and not task.done():
+                task.cancel()
+        await asyncio.gather(*(t for t in (ami, capturing, demo) if t is not None), return_exceptions=True)
         await runner.cleanup()
         if pbx is not None:
             await pbx.stop()
@@ -79,28 +83,9 @@ async def _supervise(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> Non
     done, _ = await asyncio.wait(tasks | {stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
     for task in done - {stopping}:
-        if task.get_name() == "demo-pbx" and task.exception() is None:
-            tasks.discard(task)
-            return await _supervise(tasks, stop)
         error = task.exception() if not task.cancelled() else None
         log.error("task.crashed", task=task.get_name(), error=repr(error))
         raise TaskCrashed(task.get_name())
-
-
-async def _drain(client: AmiClient, capture: CallCapture, tasks: set[asyncio.Task[None]]) -> None:
-    """Stop AMI first, let capture store what was already read, then stop the rest."""
-    ami = next((t for t in tasks if t.get_name() == "ami"), None)
-    if ami is not None:
-        await asyncio.wait({ami}, timeout=5)
-    for task in tasks:
-        if task.get_name() != "ami" and not task.done():
-            task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    leftover = []
-    while not client.queue.empty():
-        leftover.append(client.queue.get_nowait())
-    if leftover:
-        await capture.handle(leftover)
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

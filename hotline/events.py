@@ -172,4 +172,4 @@ class EventBus:
                 try:
                     await handler(event)
                 except Exception:
-                    log.exception("bus.subscriber_failed", handler=getattr(handler, "__qualname__", repr(handler)), event=event.kind, call=event.call_id)
+                    log.exception("bus.subscriber_failed", handler=getattr(handler, "__qualname__", repr(handler)), kind=event.kind, call=event.call_id)

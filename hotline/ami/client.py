@@ -102,7 +102,8 @@ class AmiClient:
     def __init__(self, settings: AmiSettings, metrics: Metrics, *, on_resync: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.queue: asyncio.Queue[QueueItem] = asyncio.Queue()
+        # None is never queued by the client: the service queues it to stop the capture.
+        self.queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
         self.connected = False
         self._protocol: _Protocol | None = None
         self._manager: _Manager | None = None

@@ -35,12 +35,19 @@ class CallCapture:
         self.tracker.restore(live)
         return len(live)
 
-    async def run(self, queue: asyncio.Queue[QueueItem]) -> None:
+    async def run(self, queue: asyncio.Queue[QueueItem | None]) -> None:
+        """Until a None in the queue: everything queued before it is stored first."""
         while True:
-            batch = [await queue.get()]
-            while len(batch) < BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
+            batch: list[QueueItem] = []
+            item = await queue.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= BATCH or queue.empty():
+                    break
+                item = queue.get_nowait()
             await self.handle(batch)
+            if item is None:
+                return
 
     async def handle(self, batch: list[QueueItem]) -> list[CallEvent]:
         events: list[CallEvent] = []
@@ -64,9 +71,10 @@ class CallCapture:
         except UntimedEvent as exc:
             self.metrics.inc("hotline_ami_malformed_frames_total")
             log.warning("ami.untimed_event", ami_event=exc.details.get("event"), message=str(exc))
-        except (KeyError, ValueError) as exc:
+        except Exception:
+            # An event we could not make sense of must not stop the capture of the others.
             self.metrics.inc("hotline_ami_malformed_frames_total")
-            log.warning("ami.bad_event", ami_event=item.get("Event") if isinstance(item, dict) else "snapshot", error=repr(exc))
+            log.exception("ami.bad_event", ami_event=item.get("Event") if isinstance(item, dict) else type(item).__name__)
         return []
 
     async def _store(self, events: list[CallEvent]) -> None:
