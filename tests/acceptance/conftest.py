@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from hotline.testing.pbx import PbxDouble
+from tests.databases import PostgresDatabases, postgres_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,8 +92,23 @@ async def pbx() -> AsyncIterator[PbxDouble]:
     await double.stop()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+        return
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    databases = PostgresDatabases()
+    url = await databases.create()
+    yield url
+    await databases.drop(url)
+    await databases.drop_template()
+
+
 @pytest.fixture
-async def hotline(pbx: PbxDouble, tmp_path: Path) -> AsyncIterator[Hotline]:
+async def hotline(pbx: PbxDouble, tmp_path: Path, database_url: str) -> AsyncIterator[Hotline]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")},
         "HOTLINE_AMI_HOST": "127.0.0.1",
@@ -100,7 +116,7 @@ async def hotline(pbx: PbxDouble, tmp_path: Path) -> AsyncIterator[Hotline]:
         "HOTLINE_AMI_SECRET": "acceptance",
         "HOTLINE_AMI_RECONNECT_MIN": "0.05",
         "HOTLINE_AMI_RECONNECT_MAX": "0.2",
-        "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+        "HOTLINE_DATABASE_URL": database_url,
         "HOTLINE_WEB_PORT": str(free_port()),
         "HOTLINE_LOG_FORMAT": "json",
     }
