@@ -154,22 +154,23 @@ _KINDS: dict[type, str] = {
 }
 
 
-Handler = Callable[[CallEvent], Awaitable[None]]
+Handler = Callable[[Any], Awaitable[None]]
 
 
 @dataclass
 class EventBus:
-    """Publishes stored call events to subscribers, in order, isolating their failures."""
+    """Publishes stored domain events (calls, tickets, ...) to subscribers, in order,
+    isolating their failures."""
 
     handlers: dict[type, list[Handler]] = field(default_factory=dict)
 
     def subscribe(self, event_type: type, handler: Handler) -> None:
         self.handlers.setdefault(event_type, []).append(handler)
 
-    async def publish(self, event: CallEvent) -> None:
+    async def publish(self, event: object) -> None:
         for event_type in type(event).__mro__:
             for handler in self.handlers.get(event_type, ()):
                 try:
                     await handler(event)
                 except Exception:
-                    log.exception("bus.subscriber_failed", handler=getattr(handler, "__qualname__", repr(handler)), kind=event.kind, call=event.call_id)
+                    log.exception("bus.subscriber_failed", handler=getattr(handler, "__qualname__", repr(handler)), kind=type(event).__name__)
