@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 import typing
+import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,6 +29,9 @@ SECRET_MASK = "********"
 
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+TIERS = ("vip", "key_account", "private_network", "regular")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FIRST_TRY_SOURCES = ("ticket_owner", "account_manager")
 
 # SQLAlchemy's sync driver names we rewrite to the async driver the service runs on.
 _ASYNC_DRIVERS = {
@@ -75,6 +79,59 @@ def _dialled_numbers(value: tuple[str, ...]) -> tuple[str, ...]:
     bad = [number for number in value if not re.fullmatch(r"[0-9]+", number)]
     if bad:
         raise _Invalid(f"has entries that are not all digits: {', '.join(map(_quoted, bad))}")
+    return value
+
+
+def _one_or_more_of(allowed: tuple[str, ...], *, may_be_empty: bool = False) -> Check:
+    def check(value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value and not may_be_empty:
+            raise _Invalid(f"is empty; give some of: {', '.join(allowed)}")
+        bad = [item for item in value if item.lower() not in allowed]
+        if bad:
+            shown = ", ".join(map(_quoted, bad))
+            raise _Invalid(f"has entries that are not one of {', '.join(allowed)}: {shown}")
+        return tuple(dict.fromkeys(item.lower() for item in value))
+
+    return check
+
+
+def _queue_name(value: str) -> str:
+    # Goes into a channel variable and then Queue(): no spaces, commas or quotes.
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise _Invalid("is not a queue name (letters, digits, - _ and ., at most 64)")
+    return value
+
+
+def _priority(value: int) -> int:
+    if not 0 <= value <= 1000:
+        raise _Invalid("is not a queue priority (0-1000, higher is answered first)")
+    return value
+
+
+def _milliseconds(value: int) -> int:
+    if not 1 <= value <= 60_000:
+        raise _Invalid("is not a number of milliseconds (1-60000)")
+    return value
+
+
+def _clock_time(value: str) -> str:
+    found = re.fullmatch(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", value.strip())
+    if found is None:
+        raise _Invalid('is not a time of day written HH:MM, e.g. "08:30"')
+    return f"{int(found[1]):02d}:{found[2]}"
+
+
+def _area_code(value: str) -> str:
+    if not re.fullmatch(r"0[1-9][0-9]{1,2}", value):
+        raise _Invalid('is not a Chinese area code (0 and 2-3 digits, e.g. "0827")')
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise _Invalid('is not a known time zone, e.g. "Asia/Shanghai"') from None
     return value
 
 
@@ -147,6 +204,35 @@ class HotlineSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class RoutingSettings:
+    agi_host: str = _setting("127.0.0.1")
+    agi_port: int = _setting(4573, check=_port)
+    agi_header_timeout: float = _setting(2.0, check=_seconds)
+    budget_ms: int = _setting(300, check=_milliseconds)
+    default_area_code: str = _setting("0827", check=_area_code)
+    default_queue: str = _setting("hotline", check=_queue_name)
+    vip_queue: str = _setting("vip", check=_queue_name)
+    vip_priority: int = _setting(10, check=_priority)
+    key_account_queue: str = _setting("key-account", check=_queue_name)
+    key_account_priority: int = _setting(10, check=_priority)
+    private_network_queue: str = _setting("private-network", check=_queue_name)
+    private_network_priority: int = _setting(5, check=_priority)
+    regular_queue: str = _setting("hotline", check=_queue_name)
+    regular_priority: int = _setting(0, check=_priority)
+    first_try: tuple[str, ...] = _setting(
+        FIRST_TRY_SOURCES, check=_one_or_more_of(FIRST_TRY_SOURCES, may_be_empty=True)
+    )
+    timezone: str = _setting("Asia/Shanghai", check=_time_zone)
+    work_days: tuple[str, ...] = _setting(WEEKDAYS[:5], check=_one_or_more_of(WEEKDAYS))
+    work_start: str = _setting("08:30", check=_clock_time)
+    work_end: str = _setting("17:30", check=_clock_time)
+    after_hours_queue: str = _setting("hotline", check=_queue_name)
+    after_hours_tiers: tuple[str, ...] = _setting(
+        ("vip", "key_account", "regular"), check=_one_or_more_of(TIERS, may_be_empty=True)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class LogSettings:
     format: str = _setting("auto", check=_one_of(LOG_FORMATS))  # auto: console on a TTY, else json
     level: str = _setting("info", check=_one_of(LOG_LEVELS))
@@ -158,6 +244,7 @@ class Settings:
     database: DatabaseSettings = dataclasses.field(default_factory=DatabaseSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     hotline: HotlineSettings = dataclasses.field(default_factory=HotlineSettings)
+    routing: RoutingSettings = dataclasses.field(default_factory=RoutingSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
 
     @property
@@ -303,12 +390,12 @@ def _build(given: _GivenValues) -> tuple[Settings, list[str], set[str]]:
 
 
 def _accept(key: _Key, item: _Given) -> object:
-    value = _convert(key.type, item.value, item.from_env)
+    value = _convert(key.type, item.value, item.from_env, example=key.field.default)
     check: Check | None = key.field.metadata["check"]
     return value if check is None else check(value)
 
 
-def _convert(kind: Any, raw: object, from_env: bool) -> object:
+def _convert(kind: Any, raw: object, from_env: bool, example: object = None) -> object:
     """The value as `kind`: env strings are parsed, TOML values must already be that type."""
     if kind is int or kind is float:
         return _number(kind, raw, from_env)
@@ -317,7 +404,8 @@ def _convert(kind: Any, raw: object, from_env: bool) -> object:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
             return tuple(raw)
-        raise _Invalid('is not a list of strings, e.g. ["96655"]')
+        # The key's own default is the example, so work_days is not shown a phone number.
+        raise _Invalid(f"is not a list of strings, e.g. {_quoted(list(example or ()))}")
     if kind is str:
         if isinstance(raw, str):
             return raw
@@ -375,11 +463,22 @@ def _reconnect_order(settings: Settings, given: _GivenValues) -> str | None:
     return None
 
 
+def _working_hours_order(settings: Settings, given: _GivenValues) -> str | None:
+    start, end = settings.routing.work_start, settings.routing.work_end
+    if start >= end:
+        return (
+            f"{_where('routing.work_start', given)}: {start} must be before "
+            f"{_where('routing.work_end', given)}: {end}"
+        )
+    return None
+
+
 # Rules across keys; a rule is skipped when one of its keys was already refused,
 # so one mistake is reported once.
 _RULES: tuple[tuple[frozenset[str], Callable[[Settings, _GivenValues], str | None]], ...] = (
     (frozenset({"ami.host", "ami.secret"}), _secret_needed),
     (frozenset({"ami.reconnect_min", "ami.reconnect_max"}), _reconnect_order),
+    (frozenset({"routing.work_start", "routing.work_end"}), _working_hours_order),
 )
 
 

@@ -87,6 +87,17 @@ def test_the_file_sets_values(write_config) -> None:
         ("HOTLINE_HOTLINE_NUMBERS", "96655, 4008001234,", "hotline", "numbers", ("96655", "4008001234")),
         ("HOTLINE_LOG_FORMAT", "console", "log", "format", "console"),
         ("HOTLINE_LOG_LEVEL", "DEBUG", "log", "level", "debug"),
+        ("HOTLINE_ROUTING_AGI_HOST", "0.0.0.0", "routing", "agi_host", "0.0.0.0"),
+        ("HOTLINE_ROUTING_AGI_PORT", "4574", "routing", "agi_port", 4574),
+        ("HOTLINE_ROUTING_BUDGET_MS", "150", "routing", "budget_ms", 150),
+        ("HOTLINE_ROUTING_DEFAULT_AREA_CODE", "028", "routing", "default_area_code", "028"),
+        ("HOTLINE_ROUTING_VIP_QUEUE", "gold", "routing", "vip_queue", "gold"),
+        ("HOTLINE_ROUTING_PRIVATE_NETWORK_PRIORITY", "8", "routing", "private_network_priority", 8),
+        ("HOTLINE_ROUTING_FIRST_TRY", "Account_Manager", "routing", "first_try", ("account_manager",)),
+        ("HOTLINE_ROUTING_FIRST_TRY", "", "routing", "first_try", ()),
+        ("HOTLINE_ROUTING_WORK_DAYS", "mon, tue,sat", "routing", "work_days", ("mon", "tue", "sat")),
+        ("HOTLINE_ROUTING_WORK_START", "8:00", "routing", "work_start", "08:00"),
+        ("HOTLINE_ROUTING_AFTER_HOURS_TIERS", "", "routing", "after_hours_tiers", ()),
     ],
 )
 def test_an_environment_variable_overrides_its_key(variable, text, section, key, expected) -> None:
@@ -98,7 +109,13 @@ def test_an_environment_variable_overrides_its_key(variable, text, section, key,
 
 def test_every_key_has_an_environment_variable() -> None:
     # Strings work for every key's type, so one value per key proves the name is derived.
-    values = {"port": "1234", "numbers": "1234", "url": "sqlite:///x.db", "format": "json", "level": "error"}
+    values = {
+        "port": "1234", "numbers": "1234", "url": "sqlite:///x.db", "format": "json", "level": "error",
+        "agi_port": "4574", "budget_ms": "50", "default_area_code": "028", "first_try": "ticket_owner",
+        "timezone": "UTC", "work_days": "sat", "work_start": "07:00", "work_end": "23:00",
+        "after_hours_tiers": "private_network",
+        **{f"{tier}_priority": "7" for tier in ("vip", "key_account", "private_network", "regular")},
+    }
     environ = {
         f"HOTLINE_{section}_{key}".upper(): values.get(key, "7" if isinstance(default, float) else "x")
         for section, keys in describe(Settings()).items()
@@ -195,6 +212,19 @@ def test_a_file_value_of_the_wrong_type_or_range_is_named(write_config, line, pr
         ("HOTLINE_LOG_LEVEL", "loud", '"loud" is not one of: debug, info, warning, error, critical'),
         ("HOTLINE_HOTLINE_NUMBERS", " , ", '" , " is empty; give at least one number, e.g. 96655'),
         ("HOTLINE_HOTLINE_NUMBERS", "96655,9665S", '"96655,9665S" has entries that are not all digits: "9665S"'),
+        ("HOTLINE_ROUTING_AGI_PORT", "0", '"0" is not a port number (1-65535)'),
+        ("HOTLINE_ROUTING_BUDGET_MS", "0", '"0" is not a number of milliseconds (1-60000)'),
+        ("HOTLINE_ROUTING_BUDGET_MS", "0.3", '"0.3" is not a whole number'),
+        ("HOTLINE_ROUTING_DEFAULT_AREA_CODE", "827", '"827" is not a Chinese area code (0 and 2-3 digits, e.g. "0827")'),
+        ("HOTLINE_ROUTING_VIP_QUEUE", "vip queue", '"vip queue" is not a queue name (letters, digits, - _ and ., at most 64)'),
+        ("HOTLINE_ROUTING_VIP_QUEUE", "", '"" is not a queue name (letters, digits, - _ and ., at most 64)'),
+        ("HOTLINE_ROUTING_REGULAR_PRIORITY", "-1", '"-1" is not a queue priority (0-1000, higher is answered first)'),
+        ("HOTLINE_ROUTING_FIRST_TRY", "manager", '"manager" has entries that are not one of ticket_owner, account_manager: "manager"'),
+        ("HOTLINE_ROUTING_TIMEZONE", "Asia/Bazhong", '"Asia/Bazhong" is not a known time zone, e.g. "Asia/Shanghai"'),
+        ("HOTLINE_ROUTING_WORK_DAYS", "", '"" is empty; give some of: mon, tue, wed, thu, fri, sat, sun'),
+        ("HOTLINE_ROUTING_WORK_START", "8.30", '"8.30" is not a time of day written HH:MM, e.g. "08:30"'),
+        ("HOTLINE_ROUTING_WORK_END", "24:00", '"24:00" is not a time of day written HH:MM, e.g. "08:30"'),
+        ("HOTLINE_ROUTING_AFTER_HOURS_TIERS", "gold", '"gold" has entries that are not one of vip, key_account, private_network, regular: "gold"'),
     ],
 )
 def test_an_environment_value_that_does_not_fit_is_named(variable, text, problem) -> None:
@@ -224,6 +254,24 @@ def test_reconnect_delays_must_grow() -> None:
     assert problems_of(HOTLINE_AMI_RECONNECT_MIN="40") == [
         "ami.reconnect_min (HOTLINE_AMI_RECONNECT_MIN): 40 must not be more than "
         "ami.reconnect_max (default): 30"
+    ]
+
+
+def test_working_hours_must_start_before_they_end(write_config) -> None:
+    path = write_config('[routing]\nwork_start = "18:00"\n')
+
+    assert problems_of(path) == [
+        f"routing.work_start (in {path}): 18:00 must be before routing.work_end (default): 17:30"
+    ]
+
+
+def test_routing_settings_in_the_file_are_checked_one_line_each(write_config) -> None:
+    path = write_config('[routing]\nbudget_ms = 300.5\nwork_days = "mon"\nvip_priority = 10\n')
+
+    assert problems_of(path) == [
+        f"routing.budget_ms (in {path}): 300.5 is not a whole number",
+        f'routing.work_days (in {path}): "mon" is not a list of strings, '
+        'e.g. ["mon", "tue", "wed", "thu", "fri"]',
     ]
 
 
