@@ -7,15 +7,20 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import structlog
 
 from hotline.config import Settings, describe, load_settings
-from hotline.errors import ConfigError, HotlineError
+from hotline.errors import BadRequest, ConfigError, HotlineError
 from hotline.logs import configure_logging
 
+if TYPE_CHECKING:
+    from hotline.routing.directory import CustomerDirectory
+
 log = structlog.get_logger("hotline.cli")
+_T = TypeVar("_T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="add a user; prints a new API token as the last line")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["agent", "department", "supervisor", "admin"])
+    customers = commands.add_parser("customers", help="the customer directory (CSV format: docs/customers.md)")
+    customer_commands = customers.add_subparsers(dest="customers_command", required=True)
+    load = customer_commands.add_parser("import", help="create or update customers from a CSV file; any bad row: nothing is written")
+    load.add_argument("file", metavar="FILE")
+    load.add_argument("--skip-bad", action="store_true", help="write the good rows and skip the bad ones")
+    export = customer_commands.add_parser("export", help="write every customer as CSV, in the format import reads")
+    export.add_argument("file", metavar="FILE", nargs="?", help="the file to write (default: standard output)")
     return parser
 
 
@@ -101,4 +113,58 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "db": _db, "check-config": _check_config, "user": _user}
+def _customers(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.db.migrate import upgrade_sync
+
+    upgrade_sync(settings.database.url)
+    if args.customers_command == "import":
+        return _import_customers(settings, _read(args.file), skip_bad=args.skip_bad)
+    if args.file is None:
+        return _export_customers(settings, sys.stdout)
+    # With a BOM, so Excel shows the Chinese names; import drops it again.
+    with open(args.file, "w", encoding="utf-8-sig", newline="") as out:
+        return _export_customers(settings, out)
+
+
+def _import_customers(settings: Settings, data: bytes, *, skip_bad: bool) -> int:
+    from hotline.routing.csvio import import_csv
+
+    report = asyncio.run(_with_directory(settings, lambda directory: import_csv(directory, data, skip_bad=skip_bad)))
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    if not report.written:
+        print(f"nothing imported: {report.skipped} bad row(s); fix them, or give --skip-bad to import the rest", file=sys.stderr)
+        return 1
+    print(f"created {report.created}, updated {report.updated}, skipped {report.skipped}")
+    return 0
+
+
+def _export_customers(settings: Settings, out: TextIO) -> int:
+    from hotline.routing.csvio import export_csv
+
+    count = asyncio.run(_with_directory(settings, lambda directory: export_csv(directory, out)))
+    # On stderr: standard output holds nothing but the CSV.
+    print(f"exported {count} customer(s)", file=sys.stderr)
+    return 0
+
+
+async def _with_directory(settings: Settings, use: Callable[[CustomerDirectory], Awaitable[_T]]) -> _T:
+    from hotline.db.engine import create_engine
+    from hotline.routing.directory import CustomerDirectory
+
+    engine = create_engine(settings.database.url)
+    try:
+        return await use(CustomerDirectory(engine, default_area_code=settings.routing.default_area_code))
+    finally:
+        await engine.dispose()
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
+
+
+_COMMANDS = {"run": _run, "db": _db, "check-config": _check_config, "user": _user, "customers": _customers}

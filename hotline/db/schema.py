@@ -1,5 +1,6 @@
 """Every table module, imported once so the metadata is complete (Alembic, tests)."""
 
+import hotline.routing.tables  # noqa: F401
 from hotline.db.tables import metadata
 
 __all__ = ["metadata"]

@@ -80,6 +80,11 @@ users = Table(
     Column("name", String(80), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
     Column("created_at", _When, nullable=False),
+    # The phone the user answers on (e.g. 8009): where a key account's call rings first.
+    # A unique index, not a constraint: SQLite adds it without rebuilding the table, a
+    # rebuild that fails on existing api_tokens while foreign keys are enforced.
+    Column("extension", String(40)),
+    Index("ix_users_extension", "extension", unique=True),
 )
 
 api_tokens = Table(
