@@ -6,22 +6,31 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import replace
+from functools import partial
 
 import structlog
 from aiohttp import web
 
 from hotline.ami.client import AmiClient
+from hotline.ami.presence import AgentPresence
 from hotline.ami.tracker import CallTracker
 from hotline.calls.capture import CallCapture
 from hotline.calls.store import CallStore
+from hotline.clock import SystemClock
 from hotline.config import AmiSettings, Settings
 from hotline.db.engine import create_engine
 from hotline.db.migrate import upgrade
 from hotline.events import EventBus
 from hotline.metrics import Metrics
+from hotline.routing.agi import FastAgiServer
+from hotline.routing.answer import RoutingService
+from hotline.routing.directory import CustomerDirectory
+from hotline.routing.numbers import normalise
+from hotline.routing.rules import rules_from_settings
 from hotline.testing.pbx import PbxDouble
 from hotline.users.store import UserStore
 from hotline.web.app import create_app
+from hotline.web.customers import add_customer_routes
 
 log = structlog.get_logger(__name__)
 
@@ -44,12 +53,18 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     if settings.demo_pbx:
         pbx, ami_settings = await _start_demo_pbx(settings.ami)
     client = AmiClient(ami_settings, metrics)
-    capture = CallCapture(CallTracker(settings.hotline.numbers), calls, bus, metrics)
+    presence = AgentPresence()
+    capture = CallCapture(CallTracker(settings.hotline.numbers), calls, bus, metrics, presence)
+    directory = CustomerDirectory(engine, default_area_code=settings.routing.default_area_code)
+    agi = _routing_server(settings, directory, presence, metrics)
+    await agi.start()
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
     metrics.gauge("hotline_calls_live", lambda: float(len(capture.tracker.calls)))
     restored = await capture.restore()
-    runner = web.AppRunner(create_app(calls, UserStore(engine), metrics, lambda: client.connected), access_log=None)
+    app = create_app(calls, UserStore(engine), metrics, lambda: client.connected)
+    add_customer_routes(app, directory)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web.host, settings.web.port)
     await site.start()
@@ -71,6 +86,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 task.cancel()
         await asyncio.gather(*(t for t in (ami, capturing, demo) if t is not None), return_exceptions=True)
         await runner.cleanup()
+        await agi.stop()
         if pbx is not None:
             await pbx.stop()
         await engine.dispose()
@@ -86,6 +102,21 @@ async def _supervise(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> Non
         error = task.exception() if not task.cancelled() else None
         log.error("task.crashed", task=task.get_name(), error=repr(error))
         raise TaskCrashed(task.get_name())
+
+
+def _routing_server(settings: Settings, directory: CustomerDirectory, presence: AgentPresence, metrics: Metrics) -> FastAgiServer:
+    """The FastAGI `route` answer: directory lookup + rules, the default route on any trouble."""
+    r = settings.routing
+    service = RoutingService(
+        directory.lookup,
+        rules_from_settings(r),
+        SystemClock().now,
+        presence.available,
+        r.budget_ms,
+        normalise=partial(normalise, default_area_code=r.default_area_code),
+        metrics=metrics,
+    )
+    return FastAgiServer(r.agi_host, r.agi_port, {"route": service}, header_timeout=r.agi_header_timeout, metrics=metrics)
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

@@ -10,6 +10,7 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from hotline.ami.client import QueueItem
+from hotline.ami.presence import AgentPresence
 from hotline.ami.snapshot import Snapshot, SnapshotRequested
 from hotline.ami.tracker import CallTracker, UntimedEvent
 from hotline.events import CallArrived, CallEvent, EventBus
@@ -23,8 +24,9 @@ BATCH = 500
 
 
 class CallCapture:
-    def __init__(self, tracker: CallTracker, store: CallStore, bus: EventBus, metrics: Metrics) -> None:
+    def __init__(self, tracker: CallTracker, store: CallStore, bus: EventBus, metrics: Metrics, presence: AgentPresence | None = None) -> None:
         self.tracker = tracker
+        self.presence = presence or AgentPresence()
         self.store = store
         self.bus = bus
         self.metrics = metrics
@@ -63,10 +65,13 @@ class CallCapture:
     def _track(self, item: QueueItem) -> list[CallEvent]:
         try:
             if isinstance(item, Snapshot):
+                self.presence.resync(item)
                 return self.tracker.resync(item)
             if isinstance(item, SnapshotRequested):
                 self.tracker.snapshot_requested(item)
                 return []
+            if item.get("Event", "").startswith("QueueMember"):
+                self.presence.feed(item)
             return self.tracker.feed(item)
         except UntimedEvent as exc:
             self.metrics.inc("hotline_ami_malformed_frames_total")

@@ -118,6 +118,7 @@ async def hotline(pbx: PbxDouble, tmp_path: Path, database_url: str) -> AsyncIte
         "HOTLINE_AMI_RECONNECT_MAX": "0.2",
         "HOTLINE_DATABASE_URL": database_url,
         "HOTLINE_WEB_PORT": str(free_port()),
+        "HOTLINE_ROUTING_AGI_PORT": str(free_port()),
         "HOTLINE_LOG_FORMAT": "json",
     }
     service = Hotline(env, tmp_path / "hotline.log")
