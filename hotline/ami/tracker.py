@@ -75,6 +75,15 @@ def _queue_app_argument(rows: list[Message]) -> str | None:
     return None
 
 
+def _uniqueid_order(uniqueid: str) -> tuple[int, int]:
+    """ "1795532957.12" after "1795532957.9": compare as numbers, not strings."""
+    seconds, _, sequence = uniqueid.partition(".")
+    try:
+        return int(seconds), int(sequence or 0)
+    except ValueError:
+        return (0, 0)
+
+
 def _known(value: str | None) -> str | None:
     return None if value is None or value in _UNKNOWN else value
 
@@ -108,6 +117,7 @@ class LiveCall:
     agent: str | None = None
     interface: str | None = None
     answered: bool = False
+    completed: bool = False  # its AgentComplete seen: Asterisk's Completed counter counted it
     abandoned: bool = False
     left_queue: bool = False
     channels: set[str] = field(default_factory=set)
@@ -298,6 +308,7 @@ class CallTracker:
         assert channel is not None
         call = self.calls[channel.call_id]
         self._count(m.get("Queue", ""), completed=1)
+        call.completed = True
         if call.answered:
             return []
         talk = _int(m.get("TalkTime")) or 0
@@ -510,8 +521,12 @@ class CallTracker:
         return {uid for uid in call.channels if self._channels[uid].caller_side}
 
     def _adopt(self, linkedid: str, rows: list[Message], snapshot: Snapshot) -> list[CallEvent]:
-        first = min(rows, key=lambda row: row.get("Uniqueid", ""))
-        caller = next((row for row in rows if row.get("Exten") in self.numbers), first)
+        # CoreShowChannels lists channels in no fixed order: the caller's own channel is the
+        # call's oldest (its Uniqueid is the Linkedid); else a hotline channel not dialled.
+        first = min(rows, key=lambda row: _uniqueid_order(row.get("Uniqueid", "")))
+        caller = next((r for r in rows if r.get("Uniqueid") == linkedid), None) or next(
+            (r for r in rows if r.get("Exten") in self.numbers and r.get("Application") not in _DIALED_APPS), first
+        )
         arrived = snapshot.at - snapshot.age_of(first)
         call = LiveCall(linkedid, caller_number=_known(caller.get("CallerIDNum")), caller_name=_known(caller.get("CallerIDName")))
         self.calls[linkedid] = call
@@ -520,7 +535,9 @@ class CallTracker:
 
     def _gap_outcomes(self, snapshot: Snapshot) -> dict[str, Outcome]:
         """Queue counters since the last snapshot say how many of the calls that vanished
-        from each queue were answered or abandoned; oldest first gets answered first."""
+        from each queue were answered or abandoned; oldest first gets answered first.
+        Asterisk counts Completed when an answered call ends (AgentComplete), so the
+        answered calls that ended unseen are taken off first (the real PBX showed it)."""
         if self._queue_counters is None:
             return {}
         now = snapshot.queue_counters()
@@ -528,11 +545,11 @@ class CallTracker:
         outcomes: dict[str, Outcome] = {}
         for queue, (completed, abandoned) in now.items():
             before = self._queue_counters.get(queue, (completed, abandoned))
-            answered, gave_up = max(0, completed - before[0]), max(0, abandoned - before[1])
-            vanished = sorted(
-                (c for c in self.calls.values() if c.queue == queue and c.call_id not in live and not c.answered and not c.abandoned),
-                key=lambda c: c.queued_at or snapshot.at,
-            )
+            gone = [c for c in self.calls.values() if c.queue == queue and c.call_id not in live]
+            ended_unseen = sum(1 for c in gone if c.answered and not c.completed)
+            answered = max(0, completed - before[0] - ended_unseen)
+            gave_up = max(0, abandoned - before[1])
+            vanished = sorted((c for c in gone if not c.answered and not c.abandoned), key=lambda c: c.queued_at or snapshot.at)
             for call in vanished:
                 if answered:
                     outcomes[call.call_id], answered = Outcome.ANSWERED, answered - 1

@@ -228,3 +228,19 @@ def test_a_call_that_began_while_away_and_ended_before_the_snapshot_is_still_rec
     events = tracker.resync(Snapshot(datetime.fromtimestamp(1795532990, UTC)))  # nothing live by then
     (record,) = fold(events).values()
     assert (record.caller_number, record.agent, record.outcome, record.reconciled) == ("13912345678", "agent-8001", "answered", True)
+
+
+def test_an_answered_call_ending_unseen_does_not_make_a_waiting_caller_answered() -> None:
+    """Real Asterisk 22 counts Completed when the answered call ends, not at the answer:
+    A answered and B waiting, both gone in the gap, counters Completed +1 Abandoned +1."""
+    tracker = CallTracker({"96655"})
+    tracker.resync(Snapshot(datetime.fromtimestamp(1795532950, UTC), params=[{"Queue": "hotline", "Completed": "0", "Abandoned": "0"}]))
+    answered = _messages("answered-regular")
+    waiting = _messages("abandoned-in-queue")
+    connect = next(i for i, m in enumerate(answered) if m.get("Event") == "AgentConnect")
+    join = next(i for i, m in enumerate(waiting) if m.get("Event") == "QueueCallerJoin")
+    events = [e for m in answered[: connect + 1] + waiting[: join + 1] for e in tracker.feed(m)]
+    after = Snapshot(datetime.fromtimestamp(1795533000, UTC), params=[{"Queue": "hotline", "Completed": "1", "Abandoned": "1"}])
+    records = fold(events + tracker.resync(after))
+    outcomes = {r.id: r.outcome for r in records.values()}
+    assert outcomes == {"1795532957.0": "answered", "1795532985.8": "abandoned"}
