@@ -15,13 +15,18 @@ import tomllib
 import typing
 import zoneinfo
 from collections.abc import Callable, Mapping
+from datetime import time, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from hotline.errors import ConfigError
+from hotline.tickets.standard import Policy
+from hotline.tickets.standard_config import _duration
+from hotline.tickets.workdays import WorkCalendar
 
 ENV_PREFIX = "HOTLINE_"
 CONFIG_ENV = "HOTLINE_CONFIG"
@@ -45,6 +50,14 @@ _URL_HINT = "use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:passwo
 
 class _Invalid(ValueError):
     """A value a check refuses; the text completes the sentence '<value> ...'."""
+
+
+class _Problems(_Invalid):
+    """A table a check refuses, with one whole line per problem ("path: what is wrong")."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = lines
 
 
 Check = Callable[[Any], Any]
@@ -119,6 +132,30 @@ def _clock_time(value: str) -> str:
     if found is None:
         raise _Invalid('is not a time of day written HH:MM, e.g. "08:30"')
     return f"{int(found[1]):02d}:{found[2]}"
+
+
+def _fraction(value: float) -> float:
+    if not 0 < value < 1:
+        raise _Invalid("is not a fraction between 0 and 1, e.g. 0.8")
+    return value
+
+
+def _duration_text(value: str) -> str:
+    problems: list[str] = []
+    if _duration(value, "", problems) is None:
+        raise _Invalid('is not a duration such as "10min", "4h" or "1h30min" (longer than zero)')
+    return value
+
+
+def _standard_table(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Overrides of the service standard's limits, read the way Policy.from_mapping reads them."""
+    if "warn_fraction" in value:
+        raise _Problems(["tickets.standard.warn_fraction: set tickets.warn_fraction instead"])
+    try:
+        Policy.from_mapping(value, where="tickets.standard")
+    except ConfigError as exc:
+        raise _Problems(exc.problems) from None
+    return MappingProxyType(dict(value))
 
 
 def _area_code(value: str) -> str:
@@ -233,6 +270,36 @@ class RoutingSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class TicketsSettings:
+    warn_fraction: float = _setting(0.8, check=_fraction)
+    escalate_every: str = _setting("10min", check=_duration_text)
+    work_start: str = _setting("08:30", check=_clock_time)
+    close_of_business: str = _setting("17:30", check=_clock_time)
+    # A table of the standard's limits to change, e.g. {forward = "15min"}; the rest keep
+    # the standard's values. From the environment: a JSON object.
+    standard: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), metadata={"check": _standard_table, "redact": None}
+    )
+
+    def policy(self) -> Policy:
+        return Policy.from_mapping({**self.standard, "warn_fraction": self.warn_fraction}, where="tickets.standard")
+
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar(work_start=_time_of(self.work_start), close_of_business=_time_of(self.close_of_business))
+
+    @property
+    def escalation_interval(self) -> timedelta:
+        interval = _duration(self.escalate_every, "tickets.escalate_every", [])
+        assert interval is not None, "checked when the settings were loaded"
+        return interval
+
+
+def _time_of(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+@dataclasses.dataclass(frozen=True)
 class LogSettings:
     format: str = _setting("auto", check=_one_of(LOG_FORMATS))  # auto: console on a TTY, else json
     level: str = _setting("info", check=_one_of(LOG_LEVELS))
@@ -245,6 +312,7 @@ class Settings:
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     hotline: HotlineSettings = dataclasses.field(default_factory=HotlineSettings)
     routing: RoutingSettings = dataclasses.field(default_factory=RoutingSettings)
+    tickets: TicketsSettings = dataclasses.field(default_factory=TicketsSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
 
     @property
@@ -382,11 +450,20 @@ def _build(given: _GivenValues) -> tuple[Settings, list[str], set[str]]:
                 continue
             try:
                 values[key.name] = _accept(key, item)
+            except _Problems as exc:
+                invalid.add(key.dotted)
+                problems += [_placed(line, item.origin) for line in exc.lines]
             except _Invalid as exc:
                 invalid.add(key.dotted)
                 problems.append(f"{key.dotted} ({item.origin}): {_shown(key, item.value)} {exc}")
         sections[section] = section_type(**values)
     return Settings(**sections), problems, invalid
+
+
+def _placed(line: str, origin: str) -> str:
+    """ "tickets.standard.reply: ..." -> "tickets.standard.reply (in FILE): ..." """
+    path, sep, rest = line.partition(": ")
+    return f"{path} ({origin}): {rest}" if sep else f"{line} ({origin})"
 
 
 def _accept(key: _Key, item: _Given) -> object:
@@ -410,7 +487,20 @@ def _convert(kind: Any, raw: object, from_env: bool, example: object = None) -> 
         if isinstance(raw, str):
             return raw
         raise _Invalid("is not a string")
+    if typing.get_origin(kind) is Mapping:
+        return _table_of(raw, from_env)
     raise TypeError(f"no conversion to {kind!r}: add one for this new setting type")
+
+
+def _table_of(raw: object, from_env: bool) -> Mapping[str, Any]:
+    if from_env and isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise _Invalid('is not a JSON object, e.g. {"forward": "15min"}') from None
+    if isinstance(raw, dict):
+        return raw
+    raise _Invalid('is not a table, e.g. {forward = "15min"}' if not from_env else 'is not a JSON object, e.g. {"forward": "15min"}')
 
 
 def _number(kind: type[int] | type[float], raw: object, from_env: bool) -> int | float:
@@ -473,12 +563,23 @@ def _working_hours_order(settings: Settings, given: _GivenValues) -> str | None:
     return None
 
 
+def _ticket_hours_order(settings: Settings, given: _GivenValues) -> str | None:
+    start, end = settings.tickets.work_start, settings.tickets.close_of_business
+    if start >= end:
+        return (
+            f"{_where('tickets.work_start', given)}: {start} must be before "
+            f"{_where('tickets.close_of_business', given)}: {end}"
+        )
+    return None
+
+
 # Rules across keys; a rule is skipped when one of its keys was already refused,
 # so one mistake is reported once.
 _RULES: tuple[tuple[frozenset[str], Callable[[Settings, _GivenValues], str | None]], ...] = (
     (frozenset({"ami.host", "ami.secret"}), _secret_needed),
     (frozenset({"ami.reconnect_min", "ami.reconnect_max"}), _reconnect_order),
     (frozenset({"routing.work_start", "routing.work_end"}), _working_hours_order),
+    (frozenset({"tickets.work_start", "tickets.close_of_business"}), _ticket_hours_order),
 )
 
 
@@ -495,4 +596,10 @@ def _plain(key: _Key, value: object) -> object:
     redact = key.field.metadata["redact"]
     if redact is not None:
         value = redact(value)
-    return list(value) if isinstance(value, tuple) else value
+    return _plain_value(value)
+
+
+def _plain_value(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {name: _plain_value(item) for name, item in value.items()}
+    return list(value) if isinstance(value, tuple | list) else value

@@ -24,7 +24,19 @@ METRICS = web.AppKey("metrics", Metrics)
 AMI_CONNECTED = web.AppKey("ami_connected", Callable[[], bool])
 USER = web.RequestKey("user", User)
 
-_STATUS = {"bad_request": 400, "bad_number": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404}
+_STATUS = {
+    "bad_request": 400,
+    "bad_number": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "illegal_transition": 409,
+    "follow_up_required": 409,
+    "extension_pending": 409,
+    "extension_decided": 409,
+    "deadline_not_open": 409,
+    "deadline_busy": 409,
+}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -2,6 +2,7 @@
 
 import json
 import tomllib
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from hotline.config import (
     load_settings,
 )
 from hotline.errors import BadRequest, ConfigError, HotlineError, NotFound
+from hotline.tickets.standard import FaultKind, Policy, RepairGroup
+from hotline.tickets.workdays import WorkCalendar
 
 EXAMPLE = Path(__file__).parents[2] / "hotline.example.toml"
 
@@ -98,6 +101,10 @@ def test_the_file_sets_values(write_config) -> None:
         ("HOTLINE_ROUTING_WORK_DAYS", "mon, tue,sat", "routing", "work_days", ("mon", "tue", "sat")),
         ("HOTLINE_ROUTING_WORK_START", "8:00", "routing", "work_start", "08:00"),
         ("HOTLINE_ROUTING_AFTER_HOURS_TIERS", "", "routing", "after_hours_tiers", ()),
+        ("HOTLINE_TICKETS_WARN_FRACTION", "0.75", "tickets", "warn_fraction", 0.75),
+        ("HOTLINE_TICKETS_ESCALATE_EVERY", "1h30min", "tickets", "escalate_every", "1h30min"),
+        ("HOTLINE_TICKETS_CLOSE_OF_BUSINESS", "18:00", "tickets", "close_of_business", "18:00"),
+        ("HOTLINE_TICKETS_STANDARD", '{"forward": "15min"}', "tickets", "standard", {"forward": "15min"}),
     ],
 )
 def test_an_environment_variable_overrides_its_key(variable, text, section, key, expected) -> None:
@@ -114,6 +121,8 @@ def test_every_key_has_an_environment_variable() -> None:
         "agi_port": "4574", "budget_ms": "50", "default_area_code": "028", "first_try": "ticket_owner",
         "timezone": "UTC", "work_days": "sat", "work_start": "07:00", "work_end": "23:00",
         "after_hours_tiers": "private_network",
+        "warn_fraction": "0.5", "escalate_every": "5min", "close_of_business": "18:00",
+        "standard": '{"reply": "20min"}',
         **{f"{tier}_priority": "7" for tier in ("vip", "key_account", "private_network", "regular")},
     }
     environ = {
@@ -375,3 +384,55 @@ def test_an_error_without_a_docstring_borrows_its_parents() -> None:
         error_id = "undocumented"
 
     assert Undocumented().message == "Something went wrong in the hotline service."
+
+
+def test_ticket_settings_give_the_policy_the_calendar_and_the_escalation_step(write_config) -> None:
+    path = write_config(
+        """
+        [tickets]
+        warn_fraction = 0.5
+        escalate_every = "15min"
+        work_start = "09:00"
+        close_of_business = "18:00"
+        standard = { forward = "15min", repair = { urban = { general = "6h" } } }
+        """
+    )
+
+    tickets = load_settings(path, {}).tickets
+
+    policy = tickets.policy()
+    assert (policy.forward, policy.reply, policy.warn_fraction) == (timedelta(minutes=15), timedelta(minutes=30), 0.5)
+    assert policy.repair[RepairGroup.URBAN, FaultKind.GENERAL].fix == timedelta(hours=6)
+    assert (tickets.calendar().work_start, tickets.calendar().close_of_business) == (time(9), time(18))
+    assert tickets.escalation_interval == timedelta(minutes=15)
+
+
+def test_the_default_ticket_settings_are_the_standards() -> None:
+    tickets = Settings().tickets
+
+    assert tickets.policy() == Policy()
+    assert tickets.calendar() == WorkCalendar()
+    assert tickets.escalation_interval == timedelta(minutes=10)
+
+
+def test_bad_standard_overrides_are_one_line_each_naming_the_file(write_config) -> None:
+    path = write_config('[tickets]\nstandard = { forward = "soon", repair = { urbn = { general = "4h" } } }\n')
+
+    assert problems_of(path) == [
+        f'tickets.standard.forward (in {path}): \'soon\' is not a duration such as "10min", "4h" or "1h30min"',
+        f"tickets.standard.repair.urbn (in {path}): unknown key (did you mean urban?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "variable, text, problem",
+    [
+        ("HOTLINE_TICKETS_WARN_FRACTION", "1.5", 'tickets.warn_fraction (HOTLINE_TICKETS_WARN_FRACTION): "1.5" is not a fraction between 0 and 1, e.g. 0.8'),
+        ("HOTLINE_TICKETS_ESCALATE_EVERY", "0min", 'tickets.escalate_every (HOTLINE_TICKETS_ESCALATE_EVERY): "0min" is not a duration such as "10min", "4h" or "1h30min" (longer than zero)'),
+        ("HOTLINE_TICKETS_STANDARD", "forward=15min", 'tickets.standard (HOTLINE_TICKETS_STANDARD): "forward=15min" is not a JSON object, e.g. {"forward": "15min"}'),
+        ("HOTLINE_TICKETS_STANDARD", '{"warn_fraction": 0.5}', "tickets.standard.warn_fraction (HOTLINE_TICKETS_STANDARD): set tickets.warn_fraction instead"),
+        ("HOTLINE_TICKETS_CLOSE_OF_BUSINESS", "08:00", "tickets.work_start (default): 08:30 must be before tickets.close_of_business (HOTLINE_TICKETS_CLOSE_OF_BUSINESS): 08:00"),
+    ],
+)
+def test_bad_ticket_settings_are_named(variable, text, problem) -> None:
+    assert problems_of(None, **{variable: text}) == [problem]
