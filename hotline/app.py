@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import partial
 
 import structlog
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.ami.client import AmiClient
 from hotline.ami.presence import AgentPresence
 from hotline.ami.tracker import CallTracker
 from hotline.calls.capture import CallCapture
 from hotline.calls.store import CallStore
-from hotline.clock import SystemClock
+from hotline.clock import Clock, SystemClock
 from hotline.config import AmiSettings, Settings
 from hotline.db.engine import create_engine
 from hotline.db.migrate import upgrade
-from hotline.events import EventBus
+from hotline.events import CallAnswered, EventBus
 from hotline.metrics import Metrics
 from hotline.routing.agi import FastAgiServer
 from hotline.routing.answer import RoutingService
@@ -28,69 +30,127 @@ from hotline.routing.directory import CustomerDirectory
 from hotline.routing.numbers import normalise
 from hotline.routing.rules import rules_from_settings
 from hotline.testing.pbx import PbxDouble
+from hotline.tickets.departments import Departments
+from hotline.tickets.events import TicketChanged, TicketEvent, TicketOpened
+from hotline.tickets.scheduler import DeadlineScheduler
+from hotline.tickets.service import TicketService
 from hotline.users.store import UserStore
 from hotline.web.app import create_app
 from hotline.web.customers import add_customer_routes
+from hotline.web.tickets import add_ticket_routes
 
 log = structlog.get_logger(__name__)
 
 DEMO_TRANSCRIPTS = ("answered-regular", "answered-vip", "chinese-names", "abandoned-in-queue", "agent-no-answer-then-answer", "keep-place")
+# At start, answered calls this recent that have no ticket get one (a crash between
+# storing the call and opening its ticket).
+TICKET_CATCH_UP = timedelta(days=1)
 
 
 class TaskCrashed(Exception):
     pass
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the service until `stop` is set; raises TaskCrashed if a part died."""
-    await upgrade(settings.database.url)
+@dataclass
+class Parts:
+    """Everything the service is made of, built from the settings."""
+
+    engine: AsyncEngine
+    clock: Clock
+    metrics: Metrics
+    bus: EventBus
+    calls: CallStore
+    client: AmiClient
+    capture: CallCapture
+    directory: CustomerDirectory
+    agi: FastAgiServer
+    tickets: TicketService
+    departments: Departments
+    deadlines: DeadlineScheduler
+    pbx: PbxDouble | None
+
+
+async def build(settings: Settings) -> Parts:
     engine = create_engine(settings.database.url)
-    metrics = Metrics()
-    calls = CallStore(engine)
-    bus = EventBus()
+    clock, metrics, bus = SystemClock(), Metrics(), EventBus()
     pbx: PbxDouble | None = None
     ami_settings = settings.ami
     if settings.demo_pbx:
         pbx, ami_settings = await _start_demo_pbx(settings.ami)
     client = AmiClient(ami_settings, metrics)
     presence = AgentPresence()
-    capture = CallCapture(CallTracker(settings.hotline.numbers), calls, bus, metrics, presence)
+    capture = CallCapture(CallTracker(settings.hotline.numbers), CallStore(engine), bus, metrics, presence)
     directory = CustomerDirectory(engine, default_area_code=settings.routing.default_area_code)
-    agi = _routing_server(settings, directory, presence, metrics)
-    await agi.start()
+    t = settings.tickets
+    tickets = TicketService(engine, bus, clock, policy=t.policy(), calendar=t.calendar(), escalate_every=t.escalation_interval, directory=directory)
+    deadlines = DeadlineScheduler(engine, bus, clock, escalate_every=t.escalation_interval, metrics=metrics)
+    _subscribe(bus, tickets, deadlines)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
     metrics.gauge("hotline_calls_live", lambda: float(len(capture.tracker.calls)))
-    restored = await capture.restore()
-    app = create_app(calls, UserStore(engine), metrics, lambda: client.connected)
-    add_customer_routes(app, directory)
+    return Parts(
+        engine, clock, metrics, bus, capture.store, client, capture, directory,
+        _routing_server(settings, directory, presence, metrics, clock),
+        tickets, Departments(engine, clock), deadlines, pbx,
+    )  # fmt: skip
+
+
+def _subscribe(bus: EventBus, tickets: TicketService, deadlines: DeadlineScheduler) -> None:
+    """Who hears what. Every answered call opens (or joins) a ticket; a ticket change may
+    bring a deadline nearer, so the scheduler looks again at once."""
+
+    async def wake_scheduler(_: TicketEvent) -> None:
+        deadlines.notify()
+
+    bus.subscribe(CallAnswered, tickets.on_call_answered)
+    bus.subscribe(TicketOpened, wake_scheduler)
+    bus.subscribe(TicketChanged, wake_scheduler)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the service until `stop` is set; raises TaskCrashed if a part died."""
+    await upgrade(settings.database.url)
+    parts = await build(settings)
+    await parts.agi.start()
+    restored = await parts.capture.restore()
+    opened = await parts.tickets.open_for_answered_calls(since=parts.clock.now() - TICKET_CATCH_UP)
+    runner = await _start_web(settings, parts)
+    log.info("service.started", url=f"http://{settings.web.host}:{_bound_port(runner, settings.web.port)}/", live_calls_restored=restored, tickets_caught_up=opened, demo_pbx=parts.pbx is not None)
+    ami_stop, deadlines_stop = asyncio.Event(), asyncio.Event()
+    ami = asyncio.create_task(parts.client.run(ami_stop), name="ami")
+    capturing = asyncio.create_task(parts.capture.run(parts.client.queue), name="capture")
+    deadlines = asyncio.create_task(parts.deadlines.run(deadlines_stop), name="deadlines")
+    demo = asyncio.create_task(_play_demo(parts.pbx, parts.client), name="demo-pbx") if parts.pbx is not None else None
+    tasks = [t for t in (ami, capturing, deadlines, demo) if t is not None]
+    try:
+        await _supervise({ami, capturing, deadlines}, stop)
+    finally:
+        # AMI first (logs off), then the capture stores what was already read; the
+        # deadline scheduler ends after its batch (cancelled mid-batch, it rolls back).
+        ami_stop.set()
+        deadlines_stop.set()
+        await asyncio.wait({ami}, timeout=5)
+        parts.client.queue.put_nowait(None)
+        await asyncio.wait({capturing, deadlines}, timeout=10)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runner.cleanup()
+        await parts.agi.stop()
+        if parts.pbx is not None:
+            await parts.pbx.stop()
+        await parts.engine.dispose()
+        log.info("service.stopped")
+
+
+async def _start_web(settings: Settings, parts: Parts) -> web.AppRunner:
+    app = create_app(parts.calls, UserStore(parts.engine), parts.metrics, lambda: parts.client.connected)
+    add_customer_routes(app, parts.directory)
+    add_ticket_routes(app, parts.tickets, parts.departments)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.web.host, settings.web.port)
-    await site.start()
-    log.info("service.started", url=f"http://{settings.web.host}:{_bound_port(runner, settings.web.port)}/", live_calls_restored=restored, demo_pbx=pbx is not None)
-    ami_stop = asyncio.Event()
-    ami = asyncio.create_task(client.run(ami_stop), name="ami")
-    capturing = asyncio.create_task(capture.run(client.queue), name="capture")
-    demo = asyncio.create_task(_play_demo(pbx, client), name="demo-pbx") if pbx is not None else None
-    try:
-        await _supervise({ami, capturing}, stop)
-    finally:
-        # AMI first (logs off), then the capture stores what was already read, then the rest.
-        ami_stop.set()
-        await asyncio.wait({ami}, timeout=5)
-        client.queue.put_nowait(None)
-        await asyncio.wait({capturing}, timeout=10)
-        for task in (ami, capturing, demo):
-            if task is not None and not task.done():
-                task.cancel()
-        await asyncio.gather(*(t for t in (ami, capturing, demo) if t is not None), return_exceptions=True)
-        await runner.cleanup()
-        await agi.stop()
-        if pbx is not None:
-            await pbx.stop()
-        await engine.dispose()
-        log.info("service.stopped")
+    await web.TCPSite(runner, settings.web.host, settings.web.port).start()
+    return runner
 
 
 async def _supervise(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
@@ -104,13 +164,13 @@ async def _supervise(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> Non
         raise TaskCrashed(task.get_name())
 
 
-def _routing_server(settings: Settings, directory: CustomerDirectory, presence: AgentPresence, metrics: Metrics) -> FastAgiServer:
+def _routing_server(settings: Settings, directory: CustomerDirectory, presence: AgentPresence, metrics: Metrics, clock: Clock) -> FastAgiServer:
     """The FastAGI `route` answer: directory lookup + rules, the default route on any trouble."""
     r = settings.routing
     service = RoutingService(
         directory.lookup,
         rules_from_settings(r),
-        SystemClock().now,
+        clock.now,
         presence.available,
         r.budget_ms,
         normalise=partial(normalise, default_area_code=r.default_area_code),
@@ -134,10 +194,11 @@ async def _start_demo_pbx(ami: AmiSettings) -> tuple[PbxDouble, AmiSettings]:
     return pbx, replace(ami, host="127.0.0.1", port=port, secret=secret)
 
 
-async def _play_demo(pbx: PbxDouble, client: AmiClient) -> None:
+async def _play_demo(pbx: PbxDouble | None, client: AmiClient) -> None:
     """Replays the recorded calls once the service has logged in to the demo PBX."""
     from hotline.testing.transcripts import recorded_events
 
+    assert pbx is not None
     while not client.connected:
         await asyncio.sleep(0.05)
     for name in DEMO_TRANSCRIPTS:

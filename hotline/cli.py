@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="add a user; prints a new API token as the last line")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["agent", "department", "supervisor", "admin"])
+    add.add_argument("--extension", help="the agent's phone extension, e.g. 8001: answered calls become this user's tickets")
     customers = commands.add_parser("customers", help="the customer directory (CSV format: docs/customers.md)")
     customer_commands = customers.add_subparsers(dest="customers_command", required=True)
     load = customer_commands.add_parser("import", help="create or update customers from a CSV file; any bad row: nothing is written")
@@ -103,7 +104,7 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
     async def _add() -> str:
         engine = create_engine(settings.database.url)
         try:
-            user, token = await UserStore(engine).add(args.name, args.role)
+            user, token = await UserStore(engine).add(args.name, args.role, extension=args.extension)
         finally:
             await engine.dispose()
         print(f"user {user.name!r} added with role {user.role.value}; API token (shown once):")

@@ -24,6 +24,7 @@ _NUMBERS = re.compile(
       | [0-9]{8}T[0-9]{4,6}                 # ISO 8601 basic date-time, 20260302T173000
       | [0-9]+(?:\.[0-9]+)+                 # Uniqueid/Linkedid 1795532957.0, decimals, IPs
       | (?<=-)0[0-9a-f]{7}(?![0-9A-Za-z])   # channel sequence, PJSIP/8001-0000001a
+      | (?<=T-)[0-9]{8}-[0-9]{4}            # ticket number, T-20261125-0007
     )
   | (?<![0-9A-Za-z])                        # not the tail of an identifier such as a hash
     (?P<prefix>\+86|0086|\+|00)?

@@ -19,6 +19,7 @@ from hotline.ami.tracker import LiveCall
 from hotline.db.dialect import insert_ignoring_duplicates, upsert
 from hotline.db.tables import call_events, calls
 from hotline.events import CallArrived, CallEvent, CallState
+from hotline.db.engine import write_transaction
 
 from .projection import CallRecord, apply
 
@@ -62,7 +63,7 @@ class CallStore:
                 current = await self._load(event.call_id)  # a call that ended, or an old one
             touched[event.call_id] = apply(current, event)
         event_rows = [{"call_id": e.call_id, "key": event_key(e), "kind": e.kind, "at": e.at, "data": e.data()} for e in events]
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             await conn.execute(self._upsert_call, [r.row() for r in touched.values()])
             await conn.execute(self._ins_event, event_rows)
         for call_id, record in touched.items():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -31,3 +33,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that writes, committed at the end or rolled back on error.
+
+    On SQLite it takes the single write lock before its first read (BEGIN IMMEDIATE,
+    waiting out busy_timeout): a deferred transaction that reads and then writes fails at
+    once with "database is locked" when another writer committed in between, and waiting
+    cannot help it. PostgreSQL needs nothing: row locks and MVCC do this job."""
+    async with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn

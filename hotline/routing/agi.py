@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -17,9 +18,17 @@ from hotline.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 MAX_HEADER_BYTES = 16_384  # a real header block is under 1 KiB; more is not Asterisk
-MAX_VALUE_BYTES = 255  # Asterisk reads a command line into a 2 KiB buffer
+# Asterisk reads a command line with fgets into a 2 KiB buffer and runs what does not fit
+# as a second command; six values of 255 bytes and their names fit in one line.
+MAX_COMMAND_BYTES = 2046  # newline and NUL excluded
+MAX_VALUE_BYTES = 255
 HANGUPS = "hotline_agi_hangups_total"
 UNKNOWN = ("", "unknown", "<unknown>")  # how Asterisk writes an empty header value
+_VARIABLE_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+# Inside ARRAY(...)=a,b,c Asterisk splits the values on commas, except within () or [],
+# so these would shift every later value onto the wrong variable (checked on Asterisk 22).
+_ARRAY_SEPARATORS = str.maketrans("", "", ",()[]")
+SET_OK = "200 result=0"  # EXEC answers with the application's result; Set's is 0
 
 
 class AgiHangup(Exception):
@@ -72,6 +81,20 @@ def agi_value(value: object) -> str:
     return clean_value(text, budget=MAX_VALUE_BYTES).strip()
 
 
+def array_element(value: object) -> str:
+    """`value` safe as one element of ARRAY(...)=a,b,c inside a quoted AGI argument."""
+    return agi_value(str(value).translate(_ARRAY_SEPARATORS))
+
+
+@functools.cache
+def _set_all(names: tuple[str, ...]) -> str:
+    """The start of the one command that sets `names`; the names are checked once."""
+    for name in names:
+        if not _VARIABLE_NAME.fullmatch(name):
+            raise ValueError(f"not a channel variable name: {name!r}")
+    return f'EXEC Set "ARRAY({",".join(names)})='
+
+
 class AgiSession:
     """One connection's command/reply exchange with Asterisk."""
 
@@ -85,8 +108,11 @@ class AgiSession:
 
         One command at a time: Asterisk polls the socket, then reads a line through a stdio
         buffer, so a second command sent before the first reply can sit unread (res_agi.c)."""
+        data = line.encode("utf-8")
+        if len(data) > MAX_COMMAND_BYTES or "\n" in line:
+            raise ValueError(f"not one AGI command line: {line[:80]!r}...")
         try:
-            self._writer.write(line.encode("utf-8") + b"\n")
+            self._writer.write(data + b"\n")
             await self._writer.drain()
             async with asyncio.timeout(self._reply_timeout):
                 text = await self._reply()
@@ -103,11 +129,15 @@ class AgiSession:
                 return text
         raise AgiHangup("EOF")
 
-    async def set_variable(self, name: str, value: object) -> None:
-        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
-            raise ValueError(f"not a channel variable name: {name!r}")
-        reply = await self.command(f'SET VARIABLE {name} "{agi_value(value)}"')
-        if not reply.startswith("200"):
+    async def set_variables(self, variables: Sequence[tuple[str, str]]) -> None:
+        """Set every variable in one command, so Asterisk applies all or none of them and
+        the answer costs one round trip. An empty value empties the variable, so nothing
+        set before the AGI (a preset, an earlier attempt) survives by accident."""
+        names = tuple(name for name, _ in variables)
+        values = ",".join(array_element(value) for _, value in variables)
+        reply = await self.command(f'{_set_all(names)}{values}"')
+        if reply != SET_OK:
+            # 200 result=-2: no such application; 510/511/520: the command was not run.
             raise AgiCommandRefused(reply)
 
     async def close(self) -> None:

@@ -48,17 +48,25 @@ def _hidden(presentation: str | None) -> bool:
         return False
 
 
+# Every variable the answer sets, in the order of the one command that sets them.
+ROUTE_VARIABLES = (
+    "HOTLINE_QUEUE", "QUEUE_PRIO", "HOTLINE_TIER", "HOTLINE_CUSTOMER", "HOTLINE_CALL",
+    "HOTLINE_FIRST_TRY",
+)
+
+
+def route_assignment(route: Route) -> list[tuple[str, str]]:
+    """Every route variable with its value; "" for an unset one, which empties it."""
+    values = (
+        route.queue, str(route.priority), route.tier, route.customer or "", route.call_ref,
+        route.first_try or "",
+    )
+    return list(zip(ROUTE_VARIABLES, values, strict=True))
+
+
 def route_variables(route: Route) -> list[tuple[str, str]]:
-    """The channel variables the dialplan reads; unset ones are left out."""
-    variables = [
-        ("HOTLINE_QUEUE", route.queue),
-        ("QUEUE_PRIO", str(route.priority)),
-        ("HOTLINE_TIER", route.tier),
-        ("HOTLINE_CUSTOMER", route.customer),
-        ("HOTLINE_CALL", route.call_ref),
-        ("HOTLINE_FIRST_TRY", route.first_try),
-    ]
-    return [(name, value) for name, value in variables if value]
+    """The channel variables the dialplan reads as set; unset ones are left out."""
+    return [(name, value) for name, value in route_assignment(route) if value]
 
 
 Lookup = Callable[[str], Awaitable[CallerProfile | None]]
@@ -90,8 +98,7 @@ class RoutingService:
     async def __call__(self, request: AgiRequest, session: AgiSession) -> None:
         route, caller = await self.route(request)
         try:
-            for name, value in route_variables(route):
-                await session.set_variable(name, value)
+            await session.set_variables(route_assignment(route))
         finally:
             await session.close()  # the caller moves on before the decision is recorded
             await self._keep(route, caller)
@@ -114,9 +121,8 @@ class RoutingService:
         except Exception as exc:
             reason = f"error ({type(exc).__name__})"
             return self._fallback(reason, call_ref, started, exc_info=exc), caller
+        # No log line: the call record keeps every decision; a fallback is a warning below.
         self._metrics.inc(DECISIONS)
-        # Debug: the call record keeps every decision; a fallback is a warning below.
-        log.debug("route.decided", **_fields(route), elapsed_ms=_ms_since(started))
         return route, caller
 
     async def _decide(self, caller: Caller, call_ref: str) -> Route:

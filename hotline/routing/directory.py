@@ -38,6 +38,7 @@ from hotline.routing.customers import (
 from hotline.routing.numbers import BadNumber, area_code, is_withheld, normalise
 from hotline.routing.profile import CallerProfile
 from hotline.routing.tables import customer_numbers, customers
+from hotline.db.engine import write_transaction
 
 _CHUNK = 500  # keys per IN (...): far below SQLite's and asyncpg's parameter limits
 
@@ -164,7 +165,7 @@ class CustomerDirectory:
     @asynccontextmanager
     async def _change(self) -> AsyncIterator[AsyncConnection]:
         try:
-            async with self.engine.begin() as conn:
+            async with write_transaction(self.engine) as conn:
                 yield conn
         except IntegrityError:
             # The checks ran first; only a concurrent change that won the race gets here.

@@ -14,6 +14,7 @@ from hotline.db.dialect import upsert
 from hotline.db.tables import users
 from hotline.errors import BadRequest, NotFound
 from hotline.tickets.tables import department_members, departments
+from hotline.db.engine import write_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class Departments:
         if not 1 <= len(name) <= 80:
             raise BadRequest("a department name is 1 to 80 characters", name=name)
         try:
-            async with self.engine.begin() as conn:
+            async with write_transaction(self.engine) as conn:
                 result = await conn.execute(insert(departments).values(name=name, created_at=self.clock.now()))
                 department_id = int(result.inserted_primary_key[0])
                 if head_user_id is not None:
@@ -57,7 +58,7 @@ class Departments:
 
     async def add_member(self, department_id: int, user_id: int, *, head: bool = False) -> Department:
         """A user belongs to one department: adding them here moves them from any other."""
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             if (await conn.execute(select(departments.c.id).where(departments.c.id == department_id))).first() is None:
                 raise NotFound("no such department", id=department_id)
             await _make_member(conn, department_id, user_id, head=head)

@@ -29,6 +29,7 @@ from hotline.tickets.plan import DeadlineKind, Planned, TicketFacts, needs_follo
 from hotline.tickets.standard import DEFAULT_POLICY, Area, Category, FaultKind, InstallKind, Policy, Tier
 from hotline.tickets.workdays import WorkCalendar
 from hotline.users.store import User
+from hotline.db.engine import write_transaction
 
 log = structlog.get_logger(__name__)
 
@@ -198,7 +199,7 @@ class TicketOpening:
         number (the unique index refused ours) or linked the same call."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                async with self.engine.begin() as conn:
+                async with write_transaction(self.engine) as conn:
                     return await work(conn)
             except IntegrityError:
                 if attempt == _ATTEMPTS:

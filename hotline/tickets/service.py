@@ -25,6 +25,7 @@ from hotline.tickets.plan import DeadlineKind, needs_follow_up
 from hotline.tickets.tables import tickets
 from hotline.tickets.views import TicketFilter
 from hotline.users.store import Role, User
+from hotline.db.engine import write_transaction
 
 A, K = TicketAction, DeadlineKind
 EVERYONE_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
@@ -225,7 +226,7 @@ class TicketService(TicketOpening):
         """Lock, authorise, check the transition, let the action work, then store the
         ticket's new state and its timeline line; publish once committed."""
         now = self.clock.now()
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             if not await repo.touch(conn, ticket_id, now) or (ticket := await repo.ticket(conn, ticket_id)) is None:
                 raise NotFound("no such ticket", id=ticket_id)
             await may(conn, actor, ticket)

@@ -35,6 +35,7 @@ class Hotline:
     log_path: Path
     process: asyncio.subprocess.Process | None = None
     token: str = ""
+    agent_8001_id: int = 0
     starts: int = 0
     _logs: list[Any] = field(default_factory=list)
 
@@ -123,5 +124,7 @@ async def hotline(pbx: PbxDouble, tmp_path: Path, database_url: str) -> AsyncIte
     }
     service = Hotline(env, tmp_path / "hotline.log")
     service.token = (await service.command("user", "add", "supervisor1", "--role", "supervisor")).strip().splitlines()[-1]
+    await service.command("user", "add", "agent8001", "--role", "agent", "--extension", "8001")
+    service.agent_8001_id = 2
     yield service
     await service.close()

@@ -36,6 +36,15 @@ async def _calls_when(hotline: Hotline, done: Any, timeout: float = 15) -> list[
             await asyncio.sleep(0.05)
 
 
+async def _tickets_when(hotline: Hotline, done: Any, timeout: float = 10) -> list[dict[str, Any]]:
+    async with asyncio.timeout(timeout):
+        while True:
+            tickets = (await hotline.get("/api/tickets"))["tickets"]
+            if done(tickets):
+                return tickets
+            await asyncio.sleep(0.05)
+
+
 async def test_calls_from_the_pbx_show_in_the_api_and_survive_a_restart(pbx: PbxDouble, hotline: Hotline) -> None:
     await hotline.start()
     names = ("answered-regular", "abandoned-in-queue", "chinese-names")
@@ -43,6 +52,11 @@ async def test_calls_from_the_pbx_show_in_the_api_and_survive_a_restart(pbx: Pbx
         pbx.play(recorded_events(name))
     calls = await _calls_when(hotline, lambda c: len(c) == 4 and all(x["state"] == "ended" for x in c))
     assert _summary(calls) == _expected(*names)
+    # Every answered call has a ticket; 张三 rang from Zhang San's number while that
+    # ticket was open, so his call joined it instead of opening a second one.
+    tickets = await _tickets_when(hotline, lambda t: len(t) == 2)
+    assert sorted(t["caller_name"] for t in tickets) == ["Zhang San", "李四（巴中分公司）"]
+    assert {t["owner_user_id"] for t in tickets if t["caller_name"] == "Zhang San"} == {hotline.agent_8001_id}
     detail = await hotline.get(f"/api/calls/{calls[0]['id']}")
     timeline_before = len(detail["timeline"])
 

@@ -230,3 +230,9 @@ def test_a_bad_option_is_refused_before_anything_changes(
         configure_logging(stream=stream, **options)
 
     assert logging.getLogger().handlers == handlers
+
+
+def test_ticket_numbers_are_not_taken_for_phone_numbers() -> None:
+    from hotline.logs import mask_number
+
+    assert mask_number("ticket T-20261125-0007 for 13800000001") == "ticket T-20261125-0007 for 138****0001"

@@ -14,8 +14,11 @@ from pathlib import Path
 import hotline.testing
 
 TRACES = Path(hotline.testing.__file__).parent / "traces"
+HERE = Path(__file__).parent  # real-exec-set.agi: the one-command answer on Asterisk 22
 OK = "200 result=1"
+EXEC_OK = "200 result=0"  # what Asterisk answers to EXEC Set (real-exec-set.agi)
 _SET = re.compile(r'SET VARIABLE ([A-Z0-9_]+) "(.*)"')
+_EXEC_SET_ARRAY = re.compile(r'EXEC Set "ARRAY\(([^()]*)\)=(.*)"')
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,13 @@ class RecordedSession:
         return RecordedSession(text.encode(), self.exchange)
 
 
-def read_trace(name: str) -> list[RecordedSession]:
-    """Each connection in `NAME.agi`: `<` lines Asterisk sent, `>` lines the service sent."""
+def read_trace(name: str, folder: Path = TRACES) -> list[RecordedSession]:
+    """Each connection in `NAME.agi`: `<` lines Asterisk sent, `>` lines the service sent
+    (other lines, such as `#` notes, are not part of the exchange)."""
     sessions: list[RecordedSession] = []
     headers: list[str] = []
     exchange: list[list[str]] = []
-    for line in (TRACES / f"{name}.agi").read_text(encoding="utf-8").splitlines():
+    for line in (folder / f"{name}.agi").read_text(encoding="utf-8").splitlines():
         if line.startswith("### "):
             if headers:
                 sessions.append(_session(headers, exchange))
@@ -70,16 +74,51 @@ class Answered:
     seconds: float = 0.0  # from connect to the last reply written (or the close seen)
 
     @property
+    def assigned(self) -> dict[str, str]:
+        """Every variable the commands set, as Asterisk would set it ("" included)."""
+        assigned: dict[str, str] = {}
+        for command in self.commands:
+            assigned.update(assignments(command))
+        return assigned
+
+    @property
     def variables(self) -> dict[str, str]:
-        found = (_SET.fullmatch(command) for command in self.commands)
-        return {m[1]: m[2] for m in found if m}
+        """The variables the dialplan then reads as set: an empty one reads as unset."""
+        return {name: value for name, value in self.assigned.items() if value}
+
+
+def assignments(command: str) -> list[tuple[str, str]]:
+    """What a SET VARIABLE or EXEC Set "ARRAY(...)=..." command sets, the way Asterisk 22
+    splits it: values on commas outside () and [], a missing one set to ""."""
+    if m := _SET.fullmatch(command):
+        return [(m[1], m[2])]
+    if m := _EXEC_SET_ARRAY.fullmatch(command):
+        names, values = m[1].split(","), _split_array_values(m[2])
+        return [(name, values[i] if i < len(values) else "") for i, name in enumerate(names)]
+    return []
+
+
+def _split_array_values(text: str) -> list[str]:
+    values, current, depth = [], "", 0
+    for char in text:
+        if char == "," and depth == 0:
+            values.append(current)
+            current = ""
+            continue
+        if char in "([":
+            depth += 1
+        elif char in ")]" and depth:
+            depth -= 1
+        current += char
+    return [*values, current]
 
 
 async def play(
     port: int, headers: bytes, replies: Sequence[str] = (), *, timeout: float = 5.0
 ) -> Answered:
-    """Send `headers`, answer each command with the next of `replies` (then 200 result=1),
-    until the service closes; a HANGUP reply is followed by Asterisk closing, as it does."""
+    """Send `headers`, answer each command with the next of `replies` (then as Asterisk
+    answers a command that worked), until the service closes; a HANGUP reply is followed
+    by Asterisk closing, as it does."""
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     answered = Answered()
@@ -88,7 +127,7 @@ async def play(
         while line := await asyncio.wait_for(reader.readline(), timeout):
             answered.commands.append(line.decode("utf-8").rstrip("\n"))
             done = len(answered.commands)
-            reply = replies[done - 1] if done <= len(replies) else OK
+            reply = replies[done - 1] if done <= len(replies) else worked(answered.commands[-1])
             writer.write(reply.encode() + b"\n")
             answered.seconds = time.perf_counter() - started
             if reply == "HANGUP":
@@ -98,6 +137,11 @@ async def play(
     finally:
         await _close(writer)
     return answered
+
+
+def worked(command: str) -> str:
+    """Asterisk's reply to `command` when it worked: EXEC gives the application's result."""
+    return EXEC_OK if command.startswith("EXEC ") else OK
 
 
 async def send_and_wait_for_close(

@@ -6,10 +6,11 @@ import asyncio
 import re
 
 import pytest
+from structlog.testing import capture_logs
 
-from hotline.routing.answer import DECISIONS, FALLBACKS
+from hotline.routing.answer import DECISIONS, FALLBACKS, ROUTE_VARIABLES
 from hotline.routing.profile import CallerProfile
-from tests.integration.agi.asterisk import play, read_trace
+from tests.integration.agi.asterisk import assignments, play, read_trace
 from tests.integration.agi.conftest import FakeDirectory
 
 CALLERS = read_trace("fastagi-callers")
@@ -34,7 +35,8 @@ def without_call_ref(variables: dict[str, str]) -> dict[str, str]:
 async def test_recorded_callers_get_what_the_recorded_service_answered(start_routing, session) -> None:
     running = await start_routing()
 
-    answered = await play(running.port, session.headers, session.replies)
+    # Not the recorded replies: they answered the recorded service's SET VARIABLEs.
+    answered = await play(running.port, session.headers)
 
     recorded = answered_by_the_recorded_service(session)
     assert {name: answered.variables[name] for name in recorded} == recorded
@@ -62,6 +64,20 @@ async def test_each_kind_of_caller_gets_its_variables(start_routing, case, calle
 
     assert without_call_ref(answered.variables) == variables
     assert running.metrics.counters[FALLBACKS] == 0
+
+
+@pytest.mark.parametrize("callerid", ["13600000004", "13999999999", "unknown"], ids=["key account", "unknown", "withheld"])
+async def test_the_answer_is_one_command_that_sets_every_variable_and_empties_the_unset_ones(start_routing, callerid) -> None:
+    # One command: Asterisk applies all of it or none, so no call leaves with half a route,
+    # and a value set before the AGI (the dialplan's preset, an earlier try) never lingers.
+    running = await start_routing(available=frozenset({"8005"}))
+
+    answered = await play(running.port, ZHANG_SAN.with_headers(callerid=callerid).headers)
+
+    [command] = answered.commands
+    assert command.startswith('EXEC Set "ARRAY(')
+    assert [name for name, _ in assignments(command)] == list(ROUTE_VARIABLES)
+    assert {name for name, value in assignments(command) if not value} == set(ROUTE_VARIABLES) - set(answered.variables)
 
 
 async def test_a_withheld_number_is_never_looked_up(start_routing) -> None:
@@ -117,14 +133,44 @@ async def test_a_failing_record_does_not_touch_the_answer(start_routing) -> None
 
 
 async def test_a_value_that_would_break_the_command_is_cleaned(start_routing) -> None:
-    extension = '80"05\r\nHANGUP\\' + "9" * 400
+    # A quote or backslash would end the AGI argument, a line end the command, and a comma,
+    # bracket or parenthesis would move the values after it onto the wrong variables.
+    extension = '80"05,(x)[y]\r\nHANGUP\\' + "9" * 400
     profile = CallerProfile(4, "x", "key_account", "urban", "m", extension)
     directory = FakeDirectory({"13600000004": profile})
     running = await start_routing(directory=directory, available=frozenset({extension}))
 
     answered = await play(running.port, ZHANG_SAN.with_headers(callerid="13600000004").headers)
 
-    [first_try] = [c for c in answered.commands if "HOTLINE_FIRST_TRY" in c]
+    [command] = answered.commands
     value = answered.variables["HOTLINE_FIRST_TRY"]
-    assert value.startswith("8005  HANGUP99") and len(value.encode()) <= 255
-    assert first_try == f'SET VARIABLE HOTLINE_FIRST_TRY "{value}"'
+    assert value.startswith("8005xy  HANGUP99") and len(value.encode()) <= 255
+    assert command.endswith(f',{value}"')
+    assert answered.variables["HOTLINE_CALL"] == running.recorded[0][0].call_ref
+    assert len(command.encode()) + 1 < 2048  # Asterisk reads a command into 2 KiB
+
+
+async def test_six_values_at_their_longest_still_fit_in_one_command_line(start_routing) -> None:
+    async def longest(request, session) -> None:
+        await session.set_variables([(name, "张" * 300) for name in ROUTE_VARIABLES])
+
+    running = await start_routing(handlers={"keep_place": longest})
+
+    answered = await play(running.port, KEEP_PLACE[2].headers)
+
+    [command] = answered.commands
+    assert len(command.encode()) <= 2046  # what Asterisk's fgets takes as one line
+    assert all(0 < len(value.encode()) <= 255 for value in answered.assigned.values())
+
+
+async def test_a_command_longer_than_asterisk_reads_as_one_line_is_never_sent(start_routing) -> None:
+    async def too_long(request, session) -> None:
+        await session.command("EXEC Verbose " + "x" * 3000)
+
+    running = await start_routing(handlers={"keep_place": too_long})
+
+    with capture_logs() as logs:
+        answered = await play(running.port, KEEP_PLACE[2].headers)
+
+    assert answered.commands == []
+    assert "agi.handler_failed" in [e["event"] for e in logs]
