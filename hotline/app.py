@@ -34,6 +34,7 @@ from hotline.tickets.departments import Departments
 from hotline.tickets.events import TicketChanged, TicketEvent, TicketOpened
 from hotline.tickets.scheduler import DeadlineScheduler
 from hotline.tickets.service import TicketService
+from hotline.tickets.workdays import known_year
 from hotline.users.store import UserStore
 from hotline.web.app import create_app
 from hotline.web.customers import add_customer_routes
@@ -85,6 +86,7 @@ async def build(settings: Settings) -> Parts:
     tickets = TicketService(engine, bus, clock, policy=t.policy(), calendar=t.calendar(), escalate_every=t.escalation_interval, directory=directory)
     deadlines = DeadlineScheduler(engine, bus, clock, escalate_every=t.escalation_interval, metrics=metrics)
     _subscribe(bus, tickets, deadlines)
+    _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
     metrics.gauge("hotline_calls_live", lambda: float(len(capture.tracker.calls)))
@@ -105,6 +107,15 @@ def _subscribe(bus: EventBus, tickets: TicketService, deadlines: DeadlineSchedul
     bus.subscribe(CallAnswered, tickets.on_call_answered)
     bus.subscribe(TicketOpened, wake_scheduler)
     bus.subscribe(TicketChanged, wake_scheduler)
+
+
+def _warn_unknown_calendar_years(settings: Settings, clock: Clock) -> None:
+    """chinesecalendar knows a year only once it is published: say so before it bites."""
+    entered = {d[:4] for d in (*settings.tickets.holidays, *settings.tickets.extra_workdays)}
+    this_year = clock.now().year
+    for year in (this_year, this_year + 1):
+        if not known_year(year) and str(year) not in entered:
+            log.warning("calendar.year_unknown", year=year, fallback="Monday to Friday", fix="enter its holidays and swapped working days in [tickets] holidays / extra_workdays")
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:

@@ -15,7 +15,7 @@ import tomllib
 import typing
 import zoneinfo
 from collections.abc import Callable, Mapping
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -138,6 +138,18 @@ def _fraction(value: float) -> float:
     if not 0 < value < 1:
         raise _Invalid("is not a fraction between 0 and 1, e.g. 0.8")
     return value
+
+
+def _dates(value: tuple[str, ...]) -> tuple[str, ...]:
+    bad = []
+    for item in value:
+        try:
+            date.fromisoformat(item)
+        except ValueError:
+            bad.append(item)
+    if bad:
+        raise _Invalid(f"has entries that are not dates (YYYY-MM-DD): {', '.join(map(_quoted, bad))}")
+    return tuple(value)
 
 
 def _duration_text(value: str) -> str:
@@ -284,8 +296,15 @@ class TicketsSettings:
     def policy(self) -> Policy:
         return Policy.from_mapping({**self.standard, "warn_fraction": self.warn_fraction}, where="tickets.standard")
 
+    # China's official calendar comes from chinesecalendar, which learns a year only after
+    # the State Council publishes it: these let an administrator enter a year it does not
+    # know yet (or correct one). Dates as YYYY-MM-DD; an override beats the package.
+    holidays: tuple[str, ...] = _setting((), check=_dates)
+    extra_workdays: tuple[str, ...] = _setting((), check=_dates)
+
     def calendar(self) -> WorkCalendar:
-        return WorkCalendar(work_start=_time_of(self.work_start), close_of_business=_time_of(self.close_of_business))
+        overrides = {date.fromisoformat(d): False for d in self.holidays} | {date.fromisoformat(d): True for d in self.extra_workdays}
+        return WorkCalendar(work_start=_time_of(self.work_start), close_of_business=_time_of(self.close_of_business), overrides=overrides)
 
     @property
     def escalation_interval(self) -> timedelta:

@@ -122,7 +122,7 @@ def test_every_key_has_an_environment_variable() -> None:
         "timezone": "UTC", "work_days": "sat", "work_start": "07:00", "work_end": "23:00",
         "after_hours_tiers": "private_network",
         "warn_fraction": "0.5", "escalate_every": "5min", "close_of_business": "18:00",
-        "standard": '{"reply": "20min"}',
+        "standard": '{"reply": "20min"}', "holidays": "2027-01-01", "extra_workdays": "2027-01-30",
         **{f"{tier}_priority": "7" for tier in ("vip", "key_account", "private_network", "regular")},
     }
     environ = {
@@ -436,3 +436,19 @@ def test_bad_standard_overrides_are_one_line_each_naming_the_file(write_config) 
 )
 def test_bad_ticket_settings_are_named(variable, text, problem) -> None:
     assert problems_of(None, **{variable: text}) == [problem]
+
+
+def test_an_administrator_enters_a_year_the_calendar_package_does_not_know() -> None:
+    from datetime import date as _date
+
+    settings = load_settings(environ={"HOTLINE_TICKETS_HOLIDAYS": "2027-01-01,2027-02-05", "HOTLINE_TICKETS_EXTRA_WORKDAYS": "2027-01-30"})
+    calendar = settings.tickets.calendar()
+    assert not calendar.is_working_day(_date(2027, 1, 1))  # a Friday entered as a holiday
+    assert calendar.is_working_day(_date(2027, 1, 30))  # a Saturday entered as a swapped working day
+    assert calendar.is_working_day(_date(2027, 1, 4))  # an ordinary Monday
+
+
+def test_a_holiday_that_is_not_a_date_is_one_clear_problem() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"HOTLINE_TICKETS_HOLIDAYS": "2027-13-01"})
+    assert raised.value.problems == ['tickets.holidays (HOTLINE_TICKETS_HOLIDAYS): "2027-13-01" has entries that are not dates (YYYY-MM-DD): "2027-13-01"']
