@@ -75,6 +75,7 @@ class RouteDecided(CallEvent):
     tier: str | None = None
     customer: str | None = None
     route_id: str | None = None
+    first_try: str | None = None  # the extension rung before the queue
 
 
 @dataclass(frozen=True, slots=True)

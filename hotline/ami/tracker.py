@@ -43,6 +43,7 @@ _ROUTE_VARIABLES = {
     "HOTLINE_TIER": "tier",
     "HOTLINE_CUSTOMER": "customer",
     "HOTLINE_CALL": "route_id",
+    "HOTLINE_FIRST_TRY": "first_try",
 }
 _RECENTLY_ENDED = 10_000
 _UNCLAIMED_MAX = 50_000
@@ -261,7 +262,7 @@ class CallTracker:
             return []
         call.route_sent = True
         r = call.route
-        return [RouteDecided(call.call_id, at, queue=r.get("queue") or None, priority=_int(r.get("priority")), tier=r.get("tier") or None, customer=r.get("customer") or None, route_id=r.get("route_id") or None)]
+        return [RouteDecided(call.call_id, at, queue=r.get("queue") or None, priority=_int(r.get("priority")), tier=r.get("tier") or None, customer=r.get("customer") or None, route_id=r.get("route_id") or None, first_try=r.get("first_try") or None)]
 
     def _newexten(self, m: Message, channel: _Channel | None) -> list[CallEvent]:
         assert channel is not None

@@ -40,6 +40,7 @@ class CallRecord:
     tier: str | None = None
     customer: str | None = None
     route_id: str | None = None
+    route_first_try: str | None = None
     queued_at: datetime | None = None
     answered_at: datetime | None = None
     abandoned_at: datetime | None = None
@@ -73,7 +74,7 @@ def _identified(r: CallRecord, e: CallerIdentified) -> CallRecord:
 
 
 def _route(r: CallRecord, e: RouteDecided) -> CallRecord:
-    return replace(r, route_queue=e.queue, route_priority=e.priority, tier=e.tier, customer=e.customer, route_id=e.route_id)
+    return replace(r, route_queue=e.queue, route_priority=e.priority, tier=e.tier, customer=e.customer, route_id=e.route_id, route_first_try=e.first_try)
 
 
 def _queued(r: CallRecord, e: CallQueued) -> CallRecord:

@@ -48,6 +48,7 @@ calls = Table(
     Column("tier", String(32)),
     Column("customer", String(64)),
     Column("route_id", String(64)),
+    Column("route_first_try", String(40)),
     Column("arrived_at", _When, nullable=False),
     Column("queued_at", _When),
     Column("answered_at", _When),

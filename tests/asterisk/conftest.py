@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from hotline.testing.pbx import PbxDouble
 from tests.acceptance.conftest import Hotline, free_port
 from tests.asterisk.lab import HERE, Asterisk, Lab, boot, build_confdir, start, stop
-from tests.asterisk.service import LabHotline
+from tests.asterisk.service import import_lab_customers, new_hotline, routing_env, service_env
 
 # Read at import: the root conftest removes every HOTLINE_* variable before each test.
 RUN_ASTERISK = os.environ.get("HOTLINE_TEST_ASTERISK", "")
@@ -82,22 +83,35 @@ async def lab(asterisk: Asterisk) -> AsyncIterator[Lab]:
 
 @pytest.fixture
 async def hotline(asterisk: Asterisk, tmp_path: Path) -> AsyncIterator[Hotline]:
-    """`hotline run` as users run it, logging in as the shipped `hotline` manager user."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")},
-        "HOTLINE_AMI_HOST": "127.0.0.1",
-        "HOTLINE_AMI_PORT": str(asterisk.ami_port),
-        "HOTLINE_AMI_SECRET": asterisk.secret,
-        "HOTLINE_AMI_RECONNECT_MIN": "0.1",
-        "HOTLINE_AMI_RECONNECT_MAX": "0.5",
-        "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
-        "HOTLINE_WEB_PORT": str(free_port()),
-        # The service's own FastAGI server, on a port the lab's dialplan does not ask:
-        # these tests take the default route (routing is proven in its own tests).
-        "HOTLINE_ROUTING_AGI_PORT": str(free_port()),
-        "HOTLINE_LOG_FORMAT": "json",
-    }
-    service = LabHotline(env, tmp_path / "hotline.log")
-    service.token = (await service.command("user", "add", "x", "--role", "supervisor")).strip().splitlines()[-1]
+    """`hotline run` as users run it, logging in as the shipped `hotline` manager user.
+
+    Its FastAGI server listens on a port the lab's dialplan does not ask, so calls take
+    the default route; `routed_hotline` is the same service answering the dialplan."""
+    service = await new_hotline(service_env(asterisk.ami_port, asterisk.secret, tmp_path, "hotline"), tmp_path / "hotline.log")
+    yield service
+    await service.close()
+
+
+@pytest.fixture
+async def routed_hotline(asterisk: Asterisk, hotline: Hotline, tmp_path: Path) -> Hotline:
+    """The `hotline` service (not started) answering the FastAGI the lab dialplan asks
+    (its HOTLINE_AGI_PORT), with the lab's customers imported through the CLI."""
+    hotline.env |= routing_env(asterisk.agi_port)
+    await import_lab_customers(hotline, tmp_path)
+    return hotline
+
+
+@pytest.fixture
+async def pbx_double() -> AsyncIterator[PbxDouble]:
+    double = PbxDouble(secret=secrets.token_hex(8))
+    await double.start()
+    yield double
+    await double.stop()
+
+
+@pytest.fixture
+async def hotline_on_double(pbx_double: PbxDouble, tmp_path: Path) -> AsyncIterator[Hotline]:
+    """A second `hotline run`, with a database of its own, logged in to the PBX double."""
+    service = await new_hotline(service_env(pbx_double.port, pbx_double.secret, tmp_path, "replay"), tmp_path / "replay.log")
     yield service
     await service.close()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotline.testing.transcripts import headers, split_messages
 from tests.acceptance.conftest import ROOT
 from tests.asterisk.ami import AmiSession, Message
 
@@ -262,3 +263,91 @@ def manager_sessions(asterisk: Asterisk, username: str) -> list[str]:
     rows = [line.split() for line in asterisk.cli("manager show connected").splitlines()]
     # Username, IP address, Start, Elapsed, FileDes, HttpCnt, ReadPerms, WritePerms
     return [row[4] for row in rows if len(row) >= 8 and row[0] == username]
+
+
+# --- what the lab saw ------------------------------------------------------------------------
+
+ROUTE_VARIABLES = ("HOTLINE_QUEUE", "QUEUE_PRIO", "HOTLINE_TIER", "HOTLINE_CUSTOMER", "HOTLINE_CALL", "HOTLINE_FIRST_TRY")
+
+
+def route_set(messages: list[Message], number: str) -> dict[str, str]:
+    """The routing variables the 96655 dialplan ended with on this caller's channel, from
+    the VarSet events the lab saw (the last value of each; absent: never set)."""
+    found: dict[str, str] = {}
+    for m in messages:
+        if m.get("Event") == "VarSet" and m.get("CallerIDNum") == number and m.get("Channel", "").startswith("Local/96655@hotline-in-") and m.get("Variable") in ROUTE_VARIABLES:
+            found[m["Variable"]] = m.get("Value", "")
+    return found
+
+
+def events_named(messages: list[Message], name: str, start: int = 0) -> list[Message]:
+    return [m for m in messages[start:] if m.get("Event") == name]
+
+
+# --- recording the raw AMI stream -------------------------------------------------------------
+
+
+class _Tee:
+    """A StreamReader that keeps every byte it hands on."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self.raw = bytearray()
+
+    async def read(self, n: int = -1) -> bytes:
+        chunk = await self._reader.read(n)
+        self.raw += chunk
+        return chunk
+
+
+def service_read_classes() -> frozenset[str]:
+    """The event classes the shipped `hotline` manager user reads (asterisk-config/manager.conf)."""
+    section = (CONFIG / "manager.conf").read_text("utf-8").split("[hotline]", 1)[1]
+    found = re.search(r"(?m)^read\s*=\s*(\S+)", section)
+    assert found, "asterisk-config/manager.conf: no read = line for [hotline]"
+    return frozenset(found.group(1).split(","))
+
+
+@dataclass
+class Recording:
+    """A second AMI session of the lab user with `Events: on`, as traces/*.ami were
+    recorded: the exact bytes Asterisk sent it."""
+
+    session: AmiSession
+    tee: _Tee
+
+    @classmethod
+    async def start(cls, asterisk: Asterisk) -> Recording:
+        reader, writer = await asyncio.open_connection("127.0.0.1", asterisk.ami_port)
+        tee = _Tee(reader)
+        session = AmiSession(tee, writer)  # type: ignore[arg-type]  # reads through the tee
+        await session.wait_for(lambda m: "Banner" in m, 5)
+        reply = await session.login("lab", asterisk.lab_secret)
+        assert reply.get("Response") == "Success", reply
+        return cls(session, tee)
+
+    async def stop(self) -> bytes:
+        """Log off; everything Asterisk sent, up to the last whole message."""
+        await self.session.close()
+        raw = bytes(self.tee.raw)
+        return raw[: raw.rfind(b"\r\n\r\n") + 4]
+
+    @staticmethod
+    def as_the_service_reads(raw: bytes, classes: frozenset[str]) -> list[bytes]:
+        """The events in `raw` that a manager user reading `classes` is sent too: an event
+        goes to every user who reads any one of its classes (its Privilege header).
+
+        The recording session sends only Login and Logoff, so every event is one the
+        service saw as well, except the FullyBooted of the recorder's own login. That
+        includes OriginateResponse for the lab session's Originates (with the lab's
+        ActionID): Asterisk sends it to every session that reads `call`, and so does the
+        double; hotline.testing.transcripts drops them, as those were the recorder's own."""
+        _, messages = split_messages(raw)
+        kept = []
+        for message in messages:
+            fields = headers(message)
+            if "Event" not in fields or fields["Event"] == "FullyBooted":
+                continue
+            if set(fields.get("Privilege", "").split(",")) & classes:
+                kept.append(message)
+        return kept

@@ -244,3 +244,15 @@ def test_an_answered_call_ending_unseen_does_not_make_a_waiting_caller_answered(
     records = fold(events + tracker.resync(after))
     outcomes = {r.id: r.outcome for r in records.values()}
     assert outcomes == {"1795532957.0": "answered", "1795532985.8": "abandoned"}
+
+
+def test_the_person_tried_first_is_kept_with_the_route() -> None:
+    """The service's answer sets HOTLINE_FIRST_TRY with the other route variables (one
+    VarSet each, as Asterisk 22 reports an EXEC Set ARRAY); the call keeps it."""
+    messages = _messages("answered-vip")
+    tier = next(i for i, m in enumerate(messages) if m.get("Event") == "VarSet" and m.get("Variable") == "HOTLINE_TIER")
+    first_try = {**messages[tier], "Variable": "HOTLINE_FIRST_TRY", "Value": "8001"}
+    tracker = CallTracker({"96655"})
+    events = [e for m in messages[: tier + 1] + [first_try] + messages[tier + 1 :] for e in tracker.feed(m)]
+    (record,) = fold(events).values()
+    assert (record.tier, record.route_queue, record.route_first_try) == ("vip", "vip", "8001")
