@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -52,6 +52,9 @@ from hotline.routing.answer import FALLBACKS, RoutingService  # noqa: E402
 from hotline.routing.numbers import normalise  # noqa: E402
 from hotline.routing.profile import CallerProfile  # noqa: E402
 from hotline.routing.rules import DEFAULT_RULES  # noqa: E402
+
+if TYPE_CHECKING:
+    from hotline.routing.directory import CustomerDirectory
 
 Lookup = Callable[[str], Awaitable[CallerProfile | None]]
 
@@ -169,8 +172,8 @@ def dict_lookup(customers: int) -> Lookup:
     return lookup
 
 
-async def directory_lookup(customers: int, url: str) -> tuple[Lookup, AsyncEngine]:
-    """CustomerDirectory.lookup on `url`, seeded with `customers` when it has none."""
+async def directory_lookup(customers: int, url: str) -> tuple[CustomerDirectory, AsyncEngine]:
+    """CustomerDirectory on `url`, seeded with `customers` when it has none."""
     from hotline.db.engine import create_engine
     from hotline.db.migrate import upgrade
     from hotline.routing.directory import CustomerDirectory
@@ -178,8 +181,7 @@ async def directory_lookup(customers: int, url: str) -> tuple[Lookup, AsyncEngin
     await upgrade(url)
     engine = create_engine(url)
     await seed(engine, customers)
-    directory = CustomerDirectory(engine, default_area_code=AREA_CODE)
-    return directory.lookup, engine
+    return CustomerDirectory(engine, default_area_code=AREA_CODE), engine
 
 
 async def seed(engine: AsyncEngine, customers: int) -> None:
@@ -267,11 +269,12 @@ async def main_async(args: argparse.Namespace) -> bool:
             met &= await measure("dict", dict_lookup(args.customers), args, pool)
         if args.directory in ("sqlite", "both") or args.directory_url:
             url = args.directory_url or f"sqlite+aiosqlite:///{tmp}/routing-bench.db"
-            lookup, engine = await directory_lookup(args.customers, url)
+            directory, engine = await directory_lookup(args.customers, url)
             try:
                 name = "directory at --directory-url" if args.directory_url else "sqlite (CustomerDirectory)"
-                met &= await measure(name, lookup, args, pool)
+                met &= await measure(name, directory.lookup, args, pool)
             finally:
+                await directory.aclose()
                 await engine.dispose()
     print(f"target: p99 < 5 ms in the paced mode ({args.rate:g} sessions/s, up to {args.concurrency} open at once), every directory: {'met' if met else 'MISSED'}")
     return met

@@ -1,16 +1,26 @@
 """The customer directory: who owns which number, kept in the database, and the routing's
 one-query caller lookup. Every change runs in one transaction; numbers are stored canonical.
+
+On a SQLite file the lookup bypasses the async engine: one read-only stdlib sqlite3
+connection on a thread of its own runs the same query, one hop per lookup (see _SqliteReader).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Select, bindparam, delete, exists, func, insert, or_, select, update
+import structlog
+from sqlalchemy import Select, bindparam, delete, event, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -40,15 +50,21 @@ from hotline.routing.profile import CallerProfile
 from hotline.routing.tables import customer_numbers, customers
 from hotline.db.engine import write_transaction
 
+log = structlog.get_logger(__name__)
+
 _CHUNK = 500  # keys per IN (...): far below SQLite's and asyncpg's parameter limits
 
-# The routing hot path: one probe of the unique index on customer_numbers.number.
+# The routing hot path: one probe of the unique index on customer_numbers.number. The
+# columns are CallerProfile's, in its order (the SQLite reader builds it from plain tuples).
 _LOOKUP = (
     select(customers.c.id, customers.c.name, customers.c.tier, customers.c.area, users.c.name.label("manager"), users.c.extension)
     .select_from(customer_numbers.join(customers, customers.c.id == customer_numbers.c.customer_id))
     .outerjoin(users, users.c.id == customers.c.account_manager_id)
     .where(customer_numbers.c.number == bindparam("number"))
 )
+# What normalise returns (E.164, or ext: and an extension). A stored number is canonical, so
+# such a string found in the directory needs no normalising; one not found still does.
+_CANONICAL = re.compile(r"\+[1-9][0-9]{3,14}|ext:[1-9][0-9]{2,4}")
 _CUSTOMER_ROWS = select(customers, users.c.name.label("manager")).outerjoin(users, users.c.id == customers.c.account_manager_id)
 
 
@@ -61,6 +77,13 @@ class CustomerDirectory:
         self.engine = engine
         self.default_area_code = area_code(default_area_code)
         self._now = now
+        self._sqlite_file = _sqlite_file(engine)  # None: the lookup goes through the engine
+        self._reader: _SqliteReader | None = None
+        self._reader_finalizer: weakref.finalize[Any, Any] | None = None
+        if self._sqlite_file is not None:
+            # Whoever disposes of the engine (the service, the CLI, every test) closes the
+            # reader with it, aclose() or not.
+            event.listen(engine.sync_engine, "engine_disposed", _close_on_dispose(weakref.ref(self)))
 
     def validate(self, draft: CustomerDraft) -> CustomerData:
         return validate(draft, default_area_code=self.default_area_code)
@@ -69,12 +92,59 @@ class CustomerDirectory:
         """The caller's profile; None for a withheld or unknown number. Raises BadNumber."""
         if is_withheld(number_raw):
             return None
-        number = normalise(number_raw, default_area_code=self.default_area_code)
+        if _CANONICAL.fullmatch(number_raw):
+            # The routing hands over numbers it has normalised already: found as given, it
+            # was canonical (~25 µs of normalise spared); not found, it may still be junk.
+            if (profile := await self._find(number_raw)) is not None:
+                return profile
+            number = normalise(number_raw, default_area_code=self.default_area_code)
+            return None if number == number_raw else await self._find(number)
+        return await self._find(normalise(number_raw, default_area_code=self.default_area_code))
+
+    async def _find(self, number: str) -> CallerProfile | None:
+        reader = self._reader or self._open_reader()
+        if reader is not None:
+            found = await reader.find(number)
+            return None if found is None else CallerProfile(*found)
         async with self.engine.connect() as conn:
             row = (await conn.execute(_LOOKUP, {"number": number})).first()
         if row is None:
             return None
         return CallerProfile(row.id, row.name, row.tier, row.area, row.manager, row.extension)
+
+    def _open_reader(self) -> _SqliteReader | None:
+        """The SQLite reader, opened at the first lookup; None where the engine serves it."""
+        if self._sqlite_file is None:
+            return None
+        try:
+            reader = _SqliteReader(self._sqlite_file, self.engine)
+        except (sqlite3.Error, _Unsuitable) as exc:
+            # The lookup still works, through the engine as everything else does.
+            log.warning("directory.sqlite_reader_unavailable", path=self._sqlite_file, reason=str(exc))
+            self._sqlite_file = None
+            return None
+        self._reader = reader
+        # A directory dropped without aclose() still ends the thread and closes the file.
+        self._reader_finalizer = weakref.finalize(self, reader.close, wait=False)
+        return reader
+
+    async def aclose(self) -> None:
+        """End the SQLite reader's thread and close its connection (at shutdown; disposing
+        of the engine does it too). Like the engine after dispose(), a later lookup opens
+        it again."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            assert self._reader_finalizer is not None
+            self._reader_finalizer.detach()
+            await reader.aclose()
+
+    def close(self) -> None:
+        """aclose() for code without an event loop: waits for the reader's thread to end."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            assert self._reader_finalizer is not None
+            self._reader_finalizer.detach()
+            reader.close()
 
     async def get(self, customer_id: int) -> Customer | None:
         async with self.engine.connect() as conn:
@@ -170,6 +240,92 @@ class CustomerDirectory:
         except IntegrityError:
             # The checks ran first; only a concurrent change that won the race gets here.
             raise BadRequest("a concurrent change took the same number or external_ref; try again") from None
+
+
+def _close_on_dispose(directory: weakref.ref[CustomerDirectory]) -> Callable[[Any], None]:
+    def close(_engine: Any) -> None:
+        if (alive := directory()) is not None:
+            alive.close()
+
+    return close
+
+
+class _Unsuitable(Exception):
+    """The database is one the SQLite reader does not serve; the engine does."""
+
+
+def _sqlite_file(engine: AsyncEngine) -> str | None:
+    """The SQLite file behind `engine`, or None for PostgreSQL, :memory:, URI filenames and
+    URLs with options: anything odd keeps the lookup on the engine."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or engine.dialect.driver != "aiosqlite" or url.query:
+        return None
+    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+        return None
+    return url.database
+
+
+class _SqliteReader:
+    """The lookup on a SQLite file: one read-only stdlib sqlite3 connection, used from one
+    thread of its own, so a lookup is one hop to that thread and back (through aiosqlite and
+    the pool it was five: cursor, execute, fetch, close, rollback) and never waits for a
+    pool connection. The database is in WAL mode (the engine sets it), so it reads beside
+    the writers, and each query is its own read transaction (autocommit, rows fetched to the
+    end): it sees every commit made before it, by this process or another (`hotline
+    customers import`)."""
+
+    BUSY_TIMEOUT = 1.0  # seconds; a WAL reader is only kept waiting by a moment's recovery
+
+    def __init__(self, path: str, engine: AsyncEngine) -> None:
+        # The engine's own query, compiled once by its dialect: no second copy of the SQL.
+        compiled = _LOOKUP.compile(dialect=engine.dialect)
+        dialect = engine.dialect
+        converts = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in _LOOKUP.selected_columns]
+        if compiled.positiontup != ["number"] or any(converts):
+            raise _Unsuitable(f"the lookup does not compile to one plain query for {dialect.name}")
+        self.sql = compiled.string
+        uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
+        self.connection = sqlite3.connect(uri, uri=True, timeout=self.BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        try:
+            (mode,) = self.connection.execute("PRAGMA journal_mode").fetchone()
+            if mode != "wal":
+                raise _Unsuitable(f"the database is in {mode} journal mode, not WAL")
+        except BaseException:
+            self.connection.close()
+            raise
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="hotline-directory")
+        self._closed = False
+
+    async def find(self, number: str) -> tuple[Any, ...] | None:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._fetch, number)
+
+    def _fetch(self, number: str) -> tuple[Any, ...] | None:
+        # fetchall, not fetchone: the statement runs to its end and is reset, which ends
+        # its read transaction, so the next lookup reads the newest commit.
+        rows = self.connection.execute(self.sql, (number,)).fetchall()
+        return rows[0] if rows else None
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # On its own thread, after the lookups already queued; then the thread ends (even
+        # if this is cancelled), and is joined once it has nothing left to do.
+        closing = asyncio.wrap_future(self._executor.submit(self.connection.close))
+        self._executor.shutdown(wait=False)
+        await asyncio.shield(closing)
+        self._executor.shutdown(wait=True)
+
+    def close(self, *, wait: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._executor.submit(self.connection.close)
+        except RuntimeError:
+            # At interpreter exit the thread has ended already; nothing else uses the connection.
+            self.connection.close()
+        self._executor.shutdown(wait=wait)
 
 
 def _choice(value: Tier | Area | None, name: str, given: str) -> str:

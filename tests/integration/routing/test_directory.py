@@ -3,7 +3,7 @@ one owner, and the routing lookup as one indexed query."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,8 +34,10 @@ async def add_manager(engine: AsyncEngine, name: str = "王经理", extension: s
 
 
 @pytest.fixture
-def directory(engine: AsyncEngine) -> CustomerDirectory:
-    return CustomerDirectory(engine, default_area_code="0827")
+async def directory(engine: AsyncEngine) -> AsyncIterator[CustomerDirectory]:
+    directory = CustomerDirectory(engine, default_area_code="0827")
+    yield directory
+    await directory.aclose()
 
 
 async def count(engine: AsyncEngine, table: Any) -> int:
@@ -73,11 +75,32 @@ async def test_unknown_and_withheld_callers_have_no_profile_and_junk_says_why(di
         await directory.lookup("call me")
 
 
+@contextmanager
+def reader_statements(directory: CustomerDirectory) -> Iterator[list[str]]:
+    """What the SQLite reader's own connection runs (nothing elsewhere)."""
+    seen: list[str] = []
+    reader = directory._reader
+    if reader is None:
+        yield seen
+        return
+    reader.connection.set_trace_callback(seen.append)
+    try:
+        yield seen
+    finally:
+        reader.connection.set_trace_callback(None)
+
+
 async def test_lookup_is_one_query_on_the_number_index(engine: AsyncEngine, directory: CustomerDirectory) -> None:
     await directory.create(draft(account_manager_id=await add_manager(engine)))
-    with statements(engine) as seen:
+    assert await directory.lookup("13800000000") is None  # on SQLite, opens the reader
+    with statements(engine) as seen, reader_statements(directory) as read:
         assert await directory.lookup("5551234") is not None
-    assert len([s for s in seen if "customer_numbers" in s]) == 1, seen
+    if engine.dialect.name == "sqlite":
+        # The reader runs the engine's own query, compiled by its dialect, and nothing else.
+        # (sqlite3's trace shows the statement with its parameter filled in.)
+        query = str(_LOOKUP.compile(dialect=engine.dialect))
+        assert seen == [] and read == [query.replace("= ?", "= '+868275551234'")], (seen, read)
+    assert len([s for s in seen + read if "customer_numbers" in s]) == 1, (seen, read)
     if engine.dialect.name == "sqlite":
         sql = f"EXPLAIN QUERY PLAN {_LOOKUP.compile(dialect=engine.dialect)}"
         async with engine.connect() as conn:

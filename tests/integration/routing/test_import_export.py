@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,14 @@ HEADER = "external_ref,name,tier,area,numbers,account_manager,notes\n"
 
 
 @pytest.fixture
-async def directory(engine: AsyncEngine) -> CustomerDirectory:
+async def directory(engine: AsyncEngine) -> AsyncIterator[CustomerDirectory]:
     for name, extension in (("王经理", "8009"), ("李经理", "8010")):
         user, _ = await UserStore(engine).add(name, "agent")
         async with engine.begin() as conn:
             await conn.execute(update(users).where(users.c.id == user.id).values(extension=extension))
-    return CustomerDirectory(engine)
+    directory = CustomerDirectory(engine)
+    yield directory
+    await directory.aclose()
 
 
 async def count(engine: AsyncEngine) -> tuple[int, int]:
