@@ -23,7 +23,9 @@ import structlog
 from sqlalchemy import Select, bindparam, delete, event, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import aliased
 
+from hotline.db.engine import write_transaction
 from hotline.db.tables import users
 from hotline.errors import BadRequest, NotFound
 from hotline.routing.customers import (
@@ -48,7 +50,7 @@ from hotline.routing.customers import (
 from hotline.routing.numbers import BadNumber, area_code, is_withheld, normalise
 from hotline.routing.profile import CallerProfile
 from hotline.routing.tables import customer_numbers, customers
-from hotline.db.engine import write_transaction
+from hotline.tickets.tables import tickets
 
 log = structlog.get_logger(__name__)
 
@@ -56,8 +58,20 @@ _CHUNK = 500  # keys per IN (...): far below SQLite's and asyncpg's parameter li
 
 # The routing hot path: one probe of the unique index on customer_numbers.number. The
 # columns are CallerProfile's, in its order (the SQLite reader builds it from plain tuples).
+# First-responder continuity: the owner of the caller's unresolved ticket, found by
+# the ticket's (canonical, indexed) caller number, inside the same single query.
+_ticket_owner = aliased(users)
+# A caller has one open ticket as a rule (a repeat call joins it); with several, any owner
+# will do. An aggregate, not ORDER BY ... LIMIT, keeps the query free of bound values but
+# the number, which the SQLite reader relies on.
+_OPEN_TICKET_OWNER = (
+    select(func.max(_ticket_owner.c.extension))
+    .select_from(tickets.join(_ticket_owner, _ticket_owner.c.id == tickets.c.owner_user_id))
+    .where(tickets.c.caller_number == customer_numbers.c.number, tickets.c.resolved_at.is_(None), tickets.c.closed_at.is_(None))
+    .scalar_subquery()
+)
 _LOOKUP = (
-    select(customers.c.id, customers.c.name, customers.c.tier, customers.c.area, users.c.name.label("manager"), users.c.extension)
+    select(customers.c.id, customers.c.name, customers.c.tier, customers.c.area, users.c.name.label("manager"), users.c.extension, _OPEN_TICKET_OWNER.label("ticket_owner"))
     .select_from(customer_numbers.join(customers, customers.c.id == customer_numbers.c.customer_id))
     .outerjoin(users, users.c.id == customers.c.account_manager_id)
     .where(customer_numbers.c.number == bindparam("number"))
@@ -110,7 +124,7 @@ class CustomerDirectory:
             row = (await conn.execute(_LOOKUP, {"number": number})).first()
         if row is None:
             return None
-        return CallerProfile(row.id, row.name, row.tier, row.area, row.manager, row.extension)
+        return CallerProfile(row.id, row.name, row.tier, row.area, row.manager, row.extension, row.ticket_owner)
 
     def _open_reader(self) -> _SqliteReader | None:
         """The SQLite reader, opened at the first lookup; None where the engine serves it."""
