@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -15,6 +12,7 @@ from hotline.errors import BadRequest, HotlineError, NotFound
 from hotline.events import CallState, Outcome
 from hotline.metrics import Metrics
 from hotline.users.store import User, UserStore
+from hotline.web.responses import json_response
 
 log = structlog.get_logger(__name__)
 
@@ -56,23 +54,13 @@ def create_app(calls: CallStore, users: UserStore, metrics: Metrics, ami_connect
     return app
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=_default, ensure_ascii=False))
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
-
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except HotlineError as exc:
         body = {"error_id": exc.error_id, "message": str(exc), "details": exc.details}
-        return _json(body, _STATUS.get(exc.error_id, 409))
+        return json_response(body, _STATUS.get(exc.error_id, 409))
 
 
 @web.middleware
@@ -90,7 +78,7 @@ async def healthz(request: web.Request) -> web.Response:
     database = await request.app[CALLS].ping()
     ami = request.app[AMI_CONNECTED]()
     body = {"status": "ok" if database and ami else "degraded", "ami": {"connected": ami}, "database": {"reachable": database}}
-    return _json(body, 200 if database else 503)
+    return json_response(body, 200 if database else 503)
 
 
 async def metrics_text(request: web.Request) -> web.Response:
@@ -107,14 +95,14 @@ async def list_calls(request: web.Request) -> web.Response:
         raise BadRequest("limit must be a whole number", limit=q.get("limit")) from None
     if not 1 <= limit <= 1000:
         raise BadRequest("limit must be between 1 and 1000", limit=limit)
-    return _json({"calls": await request.app[CALLS].list_calls(state=state, outcome=outcome, limit=limit)})
+    return json_response({"calls": await request.app[CALLS].list_calls(state=state, outcome=outcome, limit=limit)})
 
 
 async def get_call(request: web.Request) -> web.Response:
     call = await request.app[CALLS].get_call(request.match_info["id"])
     if call is None:
         raise NotFound("no such call", id=request.match_info["id"])
-    return _json(call)
+    return json_response(call)
 
 
 def _choice(value: str | None, allowed: type, name: str) -> str | None:

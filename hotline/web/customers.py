@@ -3,7 +3,6 @@ numbers included; supervisors may read. Thin: every answer comes from the direct
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -16,12 +15,12 @@ from hotline.routing.directory import CustomerDirectory
 from hotline.routing.numbers import for_display
 from hotline.users.store import Role
 from hotline.web.app import USER
+from hotline.web.responses import dumps
 
 DIRECTORY = web.AppKey("customer_directory", CustomerDirectory)
 _READ = frozenset({Role.ADMIN, Role.SUPERVISOR})
 _WRITE = frozenset({Role.ADMIN})
 _FIELDS = ("name", "tier", "area", "numbers", "account_manager_id", "notes", "external_ref")
-_dumps = partial(json.dumps, ensure_ascii=False)
 
 
 class Forbidden(HotlineError):
@@ -57,27 +56,27 @@ async def list_customers(request: web.Request) -> web.Response:
         limit=_whole(q.get("limit", "50"), "limit"),
         offset=_whole(q.get("offset", "0"), "offset"),
     )
-    return web.json_response({"customers": [customer_json(c) for c in page.customers], "total": page.total}, dumps=_dumps)
+    return web.json_response({"customers": [customer_json(c) for c in page.customers], "total": page.total}, dumps=dumps)
 
 
 async def get_customer(request: web.Request) -> web.Response:
     customer = await _directory(request, _READ).get(_id(request))
     if customer is None:
         raise NotFound("no such customer", id=request.match_info["id"])
-    return web.json_response(customer_json(customer), dumps=_dumps)
+    return web.json_response(customer_json(customer), dumps=dumps)
 
 
 async def create_customer(request: web.Request) -> web.Response:
     directory = _directory(request, _WRITE)
     customer = await directory.create(await _draft(request))
     headers = {"Location": f"/api/customers/{customer.id}"}
-    return web.json_response(customer_json(customer), status=201, headers=headers, dumps=_dumps)
+    return web.json_response(customer_json(customer), status=201, headers=headers, dumps=dumps)
 
 
 async def update_customer(request: web.Request) -> web.Response:
     directory = _directory(request, _WRITE)
     customer = await directory.update(_id(request), await _draft(request))
-    return web.json_response(customer_json(customer), dumps=_dumps)
+    return web.json_response(customer_json(customer), dumps=dumps)
 
 
 async def delete_customer(request: web.Request) -> web.Response:
@@ -152,7 +151,7 @@ def _field(body: dict[str, Any], problems: list[str], key: str, check: Callable[
 
 def _numbers(entries: list[Any], problems: list[str]) -> list[PhoneNumber]:
     numbers = [_number(entry) for entry in entries]
-    problems += [f"numbers: {_dumps(e)} is neither a string nor {{number, label}}" for e, n in zip(entries, numbers, strict=True) if n is None]
+    problems += [f"numbers: {dumps(e)} is neither a string nor {{number, label}}" for e, n in zip(entries, numbers, strict=True) if n is None]
     return [n for n in numbers if n is not None]
 
 

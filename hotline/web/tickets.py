@@ -23,6 +23,7 @@ from hotline.tickets.standard import Area, Category, FaultKind, InstallKind, Tie
 from hotline.tickets.views import TicketFilter
 from hotline.users.store import Role, User
 from hotline.web.app import USER
+from hotline.web.responses import json_response
 
 TICKETS = web.AppKey("tickets", TicketService)
 DEPARTMENTS = web.AppKey("departments", Departments)
@@ -177,7 +178,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         offset=_bounded(q.get("offset", "0"), "offset", 0, 10**9),
     )
     page, total = await request.app[TICKETS].list_tickets(request[USER], wanted)
-    return _json({"tickets": page, "total": total})
+    return json_response({"tickets": page, "total": total})
 
 
 async def open_ticket(request: web.Request) -> web.Response:
@@ -185,11 +186,11 @@ async def open_ticket(request: web.Request) -> web.Response:
     service = request.app[TICKETS]
     ticket_id = await service.open_by_hand(request[USER], HandTicket(**body))
     detail = await service.detail(request[USER], ticket_id, just_acted=True)
-    return _json(detail, status=201, headers={"Location": f"/api/tickets/{ticket_id}"})
+    return json_response(detail, status=201, headers={"Location": f"/api/tickets/{ticket_id}"})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    return _json(await request.app[TICKETS].detail(request[USER], _path_id(request)))
+    return json_response(await request.app[TICKETS].detail(request[USER], _path_id(request)))
 
 
 async def act(request: web.Request) -> web.Response:
@@ -201,28 +202,28 @@ async def act(request: web.Request) -> web.Response:
     body = await _body(request, required, optional)
     service = request.app[TICKETS]
     await run(service, request[USER], ticket_id, body)
-    return _json(await service.detail(request[USER], ticket_id, just_acted=True))
+    return json_response(await service.detail(request[USER], ticket_id, just_acted=True))
 
 
 # --- departments and the report ---------------------------------------------------------
 
 
 async def list_departments(request: web.Request) -> web.Response:
-    return _json({"departments": [asdict(d) for d in await request.app[DEPARTMENTS].list()]})
+    return json_response({"departments": [asdict(d) for d in await request.app[DEPARTMENTS].list()]})
 
 
 async def create_department(request: web.Request) -> web.Response:
     _admin(request)
     body = await _body(request, {"name": _short}, {"head_user_id": _id})
     department = await request.app[DEPARTMENTS].create(body["name"], head_user_id=body.get("head_user_id"))
-    return _json(asdict(department), status=201, headers={"Location": f"/api/departments/{department.id}"})
+    return json_response(asdict(department), status=201, headers={"Location": f"/api/departments/{department.id}"})
 
 
 async def add_member(request: web.Request) -> web.Response:
     _admin(request)
     body = await _body(request, {"user_id": _id}, {"head": _flag})
     department = await request.app[DEPARTMENTS].add_member(_path_id(request), body["user_id"], head=body.get("head", False))
-    return _json(asdict(department))
+    return json_response(asdict(department))
 
 
 async def sla_report(request: web.Request) -> web.Response:
@@ -234,7 +235,7 @@ async def sla_report(request: web.Request) -> web.Response:
         name = f"sla-{group}-{first}-{last}.csv"
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return web.Response(body=to_csv(report), content_type="text/csv", charset="utf-8", headers=headers)
-    return _json(report)
+    return json_response(report)
 
 
 def _admin(request: web.Request) -> None:
@@ -243,16 +244,6 @@ def _admin(request: web.Request) -> None:
 
 
 # --- small helpers ----------------------------------------------------------------------
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(data, status=status, headers=headers, dumps=lambda d: json.dumps(d, default=_default, ensure_ascii=False))
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
 
 
 def _path_id(request: web.Request) -> int:
