@@ -562,43 +562,35 @@ def _secret_needed(settings: Settings, given: _GivenValues) -> str | None:
     return None
 
 
-def _reconnect_order(settings: Settings, given: _GivenValues) -> str | None:
-    low, high = settings.ami.reconnect_min, settings.ami.reconnect_max
-    if low > high:
-        return (
-            f"{_where('ami.reconnect_min', given)}: {low:g} must not be more than "
-            f"{_where('ami.reconnect_max', given)}: {high:g}"
-        )
-    return None
+def _in_order(first: str, second: str, *, strict: bool) -> Callable[[Settings, _GivenValues], str | None]:
+    """A rule across two keys: `first` not more than (strict: before) `second`."""
+
+    def check(settings: Settings, given: _GivenValues) -> str | None:
+        low, high = _dotted(settings, first), _dotted(settings, second)
+        if low < high or (low == high and not strict):
+            return None
+        relation = "must be before" if strict else "must not be more than"
+        return f"{_where(first, given)}: {_number_or_text(low)} {relation} {_where(second, given)}: {_number_or_text(high)}"
+
+    return check
 
 
-def _working_hours_order(settings: Settings, given: _GivenValues) -> str | None:
-    start, end = settings.routing.work_start, settings.routing.work_end
-    if start >= end:
-        return (
-            f"{_where('routing.work_start', given)}: {start} must be before "
-            f"{_where('routing.work_end', given)}: {end}"
-        )
-    return None
+def _dotted(settings: Settings, dotted: str) -> Any:
+    section, key = dotted.split(".")
+    return getattr(getattr(settings, section), key)
 
 
-def _ticket_hours_order(settings: Settings, given: _GivenValues) -> str | None:
-    start, end = settings.tickets.work_start, settings.tickets.close_of_business
-    if start >= end:
-        return (
-            f"{_where('tickets.work_start', given)}: {start} must be before "
-            f"{_where('tickets.close_of_business', given)}: {end}"
-        )
-    return None
+def _number_or_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # Rules across keys; a rule is skipped when one of its keys was already refused,
 # so one mistake is reported once.
 _RULES: tuple[tuple[frozenset[str], Callable[[Settings, _GivenValues], str | None]], ...] = (
     (frozenset({"ami.host", "ami.secret"}), _secret_needed),
-    (frozenset({"ami.reconnect_min", "ami.reconnect_max"}), _reconnect_order),
-    (frozenset({"routing.work_start", "routing.work_end"}), _working_hours_order),
-    (frozenset({"tickets.work_start", "tickets.close_of_business"}), _ticket_hours_order),
+    (frozenset({"ami.reconnect_min", "ami.reconnect_max"}), _in_order("ami.reconnect_min", "ami.reconnect_max", strict=False)),
+    (frozenset({"routing.work_start", "routing.work_end"}), _in_order("routing.work_start", "routing.work_end", strict=True)),
+    (frozenset({"tickets.work_start", "tickets.close_of_business"}), _in_order("tickets.work_start", "tickets.close_of_business", strict=True)),
 )
 
 
