@@ -145,7 +145,6 @@ class CallTracker:
         self._new_since_request: set[str] | None = None
         self._gone_since_request: set[str] = set()
         self._unclaimed: list[Message] = []
-        self._adopted: list[list[CallEvent]] = []
         self._handlers = {
             "Newchannel": self._newchannel,
             "NewCallerid": self._new_callerid,
@@ -178,14 +177,14 @@ class CallTracker:
                 if len(self._unclaimed) < _UNCLAIMED_MAX:
                     self._unclaimed.append(message)
                 return []
-            channel = self._adopt_from_stream(message)
-            if channel is None:
+            adopted = self._adopt_from_stream(message)
+            if adopted is None:
                 return []
-            events = self._adopted.pop()
-            return events + handler(message, channel)
+            channel, arrived = adopted
+            return [arrived, *handler(message, channel)]
         return handler(message, channel)
 
-    def _adopt_from_stream(self, m: Message) -> _Channel | None:
+    def _adopt_from_stream(self, m: Message) -> tuple[_Channel, CallArrived] | None:
         """A caller's channel of a hotline call whose start we missed (it began while we
         were away): take the call up from here, marked reconciled."""
         uniqueid, linkedid, name = m.get("Uniqueid", ""), m.get("Linkedid", ""), m.get("Channel", "")
@@ -196,8 +195,8 @@ class CallTracker:
         at = event_time(m)
         call = LiveCall(linkedid, caller_number=_known(m.get("CallerIDNum")), caller_name=_known(m.get("CallerIDName")))
         self.calls[linkedid] = call
-        self._adopted.append([CallArrived(linkedid, at, call.caller_number, call.caller_name, name, True)])
-        return self._attach(call, uniqueid, name, caller_side=True)
+        arrived = CallArrived(linkedid, at, call.caller_number, call.caller_name, name, True)
+        return self._attach(call, uniqueid, name, caller_side=True), arrived
 
     def _channel_for(self, message: Message) -> _Channel | None:
         uniqueid = message.get("Uniqueid")
