@@ -87,6 +87,11 @@ class TicketService(TicketOpening):
         async with self.engine.connect() as conn:
             return await views.list_tickets(conn, wanted, await _visible(conn, actor), self.clock.now())
 
+    async def extension_requests(self, actor: User, state: str | None) -> list[dict[str, Any]]:
+        """Extension requests on the tickets `actor` may see; supervisors decide them."""
+        async with self.engine.connect() as conn:
+            return await views.extension_requests(conn, state, await _visible(conn, actor))
+
     async def detail(self, actor: User, ticket_id: int, *, just_acted: bool = False) -> dict[str, Any]:
         """The ticket with its timeline and deadlines. Who just acted on it sees the result
         even when the action took it out of their hands (a department forwarding it on)."""

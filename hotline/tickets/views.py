@@ -14,6 +14,7 @@ from hotline.db.tables import users
 from hotline.tickets import repository as repo
 from hotline.tickets.lifecycle import TicketStatus, allowed_actions
 from hotline.tickets.tables import departments, ticket_calls, ticket_events, tickets
+from hotline.tickets.tables import extension_requests as request_rows
 from hotline.tickets.tables import deadlines as deadline_rows
 
 
@@ -23,14 +24,16 @@ class TicketFilter:
     department_id: int | None = None
     owner_user_id: int | None = None
     overdue: bool = False
+    attention: bool = False  # an open deadline past its warning time (near or past due)
     limit: int = 50
     offset: int = 0
 
 
-def _open_deadline(now: datetime | None = None) -> ColumnElement[bool]:
+def _open_deadline(now: datetime | None = None, *, column: str = "due_at") -> ColumnElement[bool]:
+    """A deadline of the ticket still running; with `now`, one whose `column` time has passed."""
     where = [deadline_rows.c.ticket_id == tickets.c.id, deadline_rows.c.state.in_(repo.OPEN_DEADLINE)]
     if now is not None:
-        where.append(deadline_rows.c.due_at < now.astimezone(UTC))
+        where.append(deadline_rows.c[column] < now.astimezone(UTC))
     return and_(*where)
 
 
@@ -45,9 +48,13 @@ async def list_tickets(conn: AsyncConnection, wanted: TicketFilter, visible: Col
         where.append(tickets.c.owner_user_id == wanted.owner_user_id)
     if wanted.overdue:
         where.append(exists().where(_open_deadline(now)))
+    if wanted.attention:
+        where.append(exists().where(_open_deadline(now, column="warn_at")))
     total = (await conn.execute(select(func.count()).select_from(tickets).where(*where))).scalar_one()
-    next_due = select(func.min(deadline_rows.c.due_at)).where(_open_deadline()).scalar_subquery().label("next_due_at")
-    query = select(tickets, next_due).where(*where).order_by(tickets.c.opened_at.desc(), tickets.c.id.desc())
+    soonest = select(deadline_rows.c.due_at).where(_open_deadline()).order_by(deadline_rows.c.due_at, deadline_rows.c.id).limit(1)
+    next_due = soonest.scalar_subquery().label("next_due_at")
+    next_kind = soonest.with_only_columns(deadline_rows.c.kind).scalar_subquery().label("next_due_kind")
+    query = select(tickets, next_due, next_kind).where(*where).order_by(tickets.c.opened_at.desc(), tickets.c.id.desc())
     rows = (await conn.execute(query.limit(wanted.limit).offset(wanted.offset))).mappings().all()
     return [_summary(row, now) for row in rows], int(total)
 
@@ -56,7 +63,7 @@ def _summary(row: Any, now: datetime) -> dict[str, Any]:
     names = ("id", "number", "status", "source", "category", "fault_kind", "install_kind", "tier", "area", "customer_id", "caller_number", "caller_name", "call_id", "owner_user_id", "department_id", "summary", "opened_at", "updated_at", "resolved_at", "closed_at", "follow_up_needed")
     summary = {name: repo.utc(row[name]) for name in names}
     next_due = repo.utc(row["next_due_at"])
-    return {**summary, "next_due_at": next_due, "overdue": next_due is not None and next_due < now}
+    return {**summary, "next_due_at": next_due, "next_due_kind": row["next_due_kind"], "overdue": next_due is not None and next_due < now}
 
 
 async def ticket_detail(conn: AsyncConnection, ticket: repo.Ticket, now: datetime) -> dict[str, Any]:
@@ -125,4 +132,34 @@ async def _timeline(conn: AsyncConnection, ticket_id: int, names: dict[int, str]
     return [
         {"kind": e.kind, "at": repo.utc(e.at), "actor_user_id": e.actor_user_id, "actor": names.get(e.actor_user_id or 0), "reason": e.reason, "data": e.data}
         for e in await conn.execute(query)
+    ]
+
+
+async def extension_requests(conn: AsyncConnection, state: str | None, visible: ColumnElement[bool] | None) -> list[dict[str, Any]]:
+    """Extension requests (newest first) on the tickets `visible` lets one see, with what
+    a supervisor needs to decide: the ticket, the deadline, its due time and the new one."""
+    names = await _names(conn)
+    query = (
+        select(
+            request_rows,
+            tickets.c.number.label("ticket_number"),
+            deadline_rows.c.kind.label("deadline"),
+            deadline_rows.c.due_at.label("due_at"),
+        )
+        .join(tickets, tickets.c.id == request_rows.c.ticket_id)
+        .join(deadline_rows, deadline_rows.c.id == request_rows.c.deadline_id)
+        .order_by(request_rows.c.requested_at.desc(), request_rows.c.id.desc())
+        .limit(500)
+    )
+    if state is not None:
+        query = query.where(request_rows.c.state == state)
+    if visible is not None:
+        query = query.where(visible)
+    return [
+        {
+            **{name: repo.utc(row[name]) for name in row.keys()},
+            "requested_by_name": names.get(row["requested_by"]),
+            "decided_by_name": names.get(row["decided_by"] or 0),
+        }
+        for row in (await conn.execute(query)).mappings()
     ]

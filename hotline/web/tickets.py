@@ -41,6 +41,7 @@ def add_ticket_routes(app: web.Application, service: TicketService, departments:
     app.router.add_post("/api/departments", create_department)
     app.router.add_post("/api/departments/{id}/members", add_member)
     app.router.add_get("/api/reports/sla", sla_report)
+    app.router.add_get("/api/extension-requests", list_extension_requests)
 
 
 # --- checking values: each parser returns the value or raises ValueError("must be ...") ---
@@ -145,6 +146,7 @@ _OPEN = {
     "install_kind": _choice(InstallKind),
 }
 _REASON = {"reason": _text}
+EXTENSION_STATES = ("pending", "approved", "rejected")
 
 # action -> (required fields, optional fields, what to do)
 ACTIONS: dict[str, tuple[dict[str, Parse], dict[str, Parse], Act]] = {
@@ -173,7 +175,8 @@ async def list_tickets(request: web.Request) -> web.Response:
         statuses=statuses,
         department_id=_query(_id, _whole(q["department"], "department"), "department") if "department" in q else None,
         owner_user_id=_query(_id, _whole(q["owner"], "owner"), "owner") if "owner" in q else None,
-        overdue=_query(lambda v: {"true": True, "false": False}[v], q.get("overdue", "false"), "overdue"),
+        overdue=_query(_yes_no, q.get("overdue", "false"), "overdue"),
+        attention=_query(_yes_no, q.get("attention", "false"), "attention"),
         limit=_bounded(q.get("limit", "50"), "limit", 1, 500),
         offset=_bounded(q.get("offset", "0"), "offset", 0, 10**9),
     )
@@ -203,6 +206,13 @@ async def act(request: web.Request) -> web.Response:
     service = request.app[TICKETS]
     await run(service, request[USER], ticket_id, body)
     return json_response(await service.detail(request[USER], ticket_id, just_acted=True))
+
+
+async def list_extension_requests(request: web.Request) -> web.Response:
+    state = request.query.get("state")
+    if state is not None and state not in EXTENSION_STATES:
+        raise BadRequest(f"state must be one of: {', '.join(EXTENSION_STATES)}", state=state)
+    return json_response({"requests": await request.app[TICKETS].extension_requests(request[USER], state)})
 
 
 # --- departments and the report ---------------------------------------------------------
@@ -258,6 +268,10 @@ def _query(parse: Parse, raw: Any, name: str) -> Any:
         return parse(raw)
     except (ValueError, KeyError):
         raise BadRequest(f"{name}: {raw!r} is not valid", **{name: raw}) from None
+
+
+def _yes_no(raw: str) -> bool:
+    return {"true": True, "false": False}[raw]
 
 
 def _whole(raw: str, name: str) -> int:

@@ -194,3 +194,43 @@ async def test_a_department_that_forwards_a_ticket_on_sees_the_result_but_not_th
 
     assert (status, forwarded["department"]) == (200, "维修部")
     assert (await api.call("GET", f"/api/tickets/{tid}", "营业员"))[0] == 403
+
+
+async def test_attention_lists_tickets_past_a_warning_and_names_the_next_deadline(api: Api) -> None:
+    desk = api.desk
+    early = (await api.open(category="inquiry"))["id"]
+    desk.clock.advance(timedelta(minutes=9))  # past the forward warning (80 % of 10 minutes), not yet due
+    fresh = (await api.open(category="inquiry"))["id"]
+
+    status, body = await api.call("GET", "/api/tickets?attention=true", "值班长")
+    assert status == 200
+    assert [(t["id"], t["next_due_kind"], t["overdue"]) for t in body["tickets"]] == [(early, "forward", False)]
+    status, every = await api.call("GET", "/api/tickets", "值班长")
+    assert {t["id"]: t["next_due_kind"] for t in every["tickets"]} == {early: "forward", fresh: "forward"}
+    assert (await api.call("GET", "/api/tickets?attention=maybe", "值班长"))[0] == 400
+
+
+async def test_extension_requests_are_listed_to_who_may_see_their_ticket(api: Api) -> None:
+    mine = (await api.open())["id"]
+    theirs = (await api.open(as_="小李"))["id"]
+    await api.act(mine, "request-extension", deadline="reply", new_due_at="2026-11-25T12:00:00+08:00", reason="等资费部门确认")
+    await api.act(theirs, "request-extension", as_="小李", deadline="reply", new_due_at="2026-11-25T12:30:00+08:00", reason="客户出差")
+
+    status, pending = await api.call("GET", "/api/extension-requests?state=pending", "值班长")
+    assert status == 200
+    assert [(r["ticket_id"], r["deadline"], r["reason"], r["requested_by_name"], r["due_at"], r["new_due_at"]) for r in pending["requests"]] == [
+        (theirs, "reply", "客户出差", "小李", "2026-11-25T02:30:00+00:00", "2026-11-25T04:30:00+00:00"),
+        (mine, "reply", "等资费部门确认", "小王", "2026-11-25T02:30:00+00:00", "2026-11-25T04:00:00+00:00"),
+    ]
+    assert pending["requests"][0]["ticket_number"].startswith("T-")
+    # An agent sees only the requests on their own tickets.
+    status, own = await api.call("GET", "/api/extension-requests", "小王")
+    assert [r["ticket_id"] for r in own["requests"]] == [mine]
+
+    await api.act(mine, "approve-extension", as_="值班长", request_id=pending["requests"][1]["id"])
+    status, still = await api.call("GET", "/api/extension-requests?state=pending", "值班长")
+    assert [r["ticket_id"] for r in still["requests"]] == [theirs]
+    status, approved = await api.call("GET", "/api/extension-requests?state=approved", "值班长")
+    assert [(r["ticket_id"], r["decided_by_name"]) for r in approved["requests"]] == [(mine, "值班长")]
+    status, refused = await api.call("GET", "/api/extension-requests?state=maybe", "值班长")
+    assert (status, refused["error_id"]) == (400, "bad_request")
