@@ -43,3 +43,32 @@ def recorded_events(name: str) -> list[bytes]:
 def _is_unsolicited_event(fields: dict[str, str]) -> bool:
     event = fields.get("Event")
     return event is not None and "ActionID" not in fields and event not in _SESSION_EVENTS
+
+
+def retimed(events: list[bytes], start: float) -> list[bytes]:
+    """The same events moved in time so the first happens at `start` (epoch seconds): a
+    recording replayed today makes today's calls, with today's deadlines. Only the values
+    of the Timestamp headers change; the gaps between events stay as recorded."""
+    stamps = [headers(event).get("Timestamp") for event in events]
+    first = next((float(s) for s in stamps if s), None)
+    if first is None:
+        return list(events)
+    shift = start - first
+    moved = []
+    for event, stamp in zip(events, stamps, strict=True):
+        if stamp:
+            old = f"\r\nTimestamp: {stamp}\r\n".encode()
+            event = event.replace(old, f"\r\nTimestamp: {float(stamp) + shift:.6f}\r\n".encode(), 1)
+        moved.append(event)
+    return moved
+
+
+def of_call(events: list[bytes], linkedid: str) -> list[bytes]:
+    """The events of one call (Linkedid), with those that name no call (queue members,
+    device states): one call picked out of a recording that holds several."""
+    kept = []
+    for event in events:
+        found = headers(event).get("Linkedid")
+        if found is None or found == linkedid:
+            kept.append(event)
+    return kept

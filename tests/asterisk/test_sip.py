@@ -15,7 +15,7 @@ from tests.asterisk.lab import SIPP_SCENARIOS, Asterisk, Lab
 from tests.asterisk.service import all_ended, calls_when, summary
 
 SIPP = shutil.which("sipp")
-pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp is not installed (Debian package sip-tester; .ci/asterisk-deps installs it)")
+pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp is not installed (Debian package sip-tester; .ci/debian-deps installs it)")
 
 
 async def _sipp(cwd: Path, name: str, *args: str) -> asyncio.subprocess.Process:
