@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 import structlog
 
 from hotline.config import Settings, describe, load_settings
-from hotline.errors import BadRequest, ConfigError, HotlineError
+from hotline.errors import BadRequest, ConfigError, HotlineError, NotFound
 from hotline.logs import configure_logging
 
 if TYPE_CHECKING:
     from hotline.routing.directory import CustomerDirectory
+    from hotline.users.sessions import SessionStore
+    from hotline.users.store import UserStore
 
 log = structlog.get_logger("hotline.cli")
 _T = TypeVar("_T")
@@ -36,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["agent", "department", "supervisor", "admin"])
     add.add_argument("--extension", help="the agent's phone extension, e.g. 8001: answered calls become this user's tickets")
+    add.add_argument("--department", metavar="NAME", help="the department the user is staff of (it must exist)")
+    add.add_argument("--password-stdin", action="store_true", help="read a console password from standard input's first line")
+    passwd = user.add_parser("passwd", help="set a user's console password from standard input's first line; ends their sessions")
+    passwd.add_argument("name")
     customers = commands.add_parser("customers", help="the customer directory (CSV format: docs/customers.md)")
     customer_commands = customers.add_subparsers(dest="customers_command", required=True)
     load = customer_commands.add_parser("import", help="create or update customers from a CSV file; any bad row: nothing is written")
@@ -95,23 +101,67 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.db.engine import create_engine
     from hotline.db.migrate import upgrade_sync
+
+    try:
+        password = _password_from_stdin() if args.user_command == "passwd" or args.password_stdin else None
+        upgrade_sync(settings.database.url)
+        if args.user_command == "passwd":
+            asyncio.run(_with_users(settings, lambda users, sessions: _set_password(users, sessions, args.name, password or "")))
+            return 0
+        print(asyncio.run(_with_users(settings, lambda users, _: _add_user(users, args, password))))
+    except (BadRequest, NotFound) as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _password_from_stdin() -> str:
+    """The first line of standard input, without its line end (spaces are the password's)."""
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise BadRequest("no password on standard input: give it as the first line, e.g. from a password manager")
+    return line
+
+
+async def _add_user(users: UserStore, args: argparse.Namespace, password: str | None) -> str:
+    department_id = await _department_id(users, args.department) if args.department else None
+    user, token = await users.add(args.name, args.role, extension=args.extension, password=password, department_id=department_id)
+    print(f"user {user.name!r} added with role {user.role.value}; API token (shown once):")
+    return token
+
+
+async def _department_id(users: UserStore, name: str) -> int:
+    from hotline.tickets.departments import find
+
+    async with users.engine.connect() as conn:
+        found = await find(conn, name)
+    if found is None:
+        raise BadRequest(f"no department named {name!r}; create it first (POST /api/departments)", department=name)
+    return found[0]
+
+
+async def _set_password(users: UserStore, sessions: SessionStore, name: str, password: str) -> None:
+    user = await users.by_name(name)
+    if user is None:
+        raise NotFound(f"no user named {name!r}", name=name)
+    await users.set_password(user.id, password)
+    ended = await sessions.end_all_of(user.id)
+    print(f"password of {user.name!r} changed; {ended} session(s) ended")
+
+
+async def _with_users(settings: Settings, use: Callable[[UserStore, SessionStore], Awaitable[_T]]) -> _T:
+    from hotline.clock import SystemClock
+    from hotline.db.engine import create_engine
+    from hotline.users.sessions import SessionStore
     from hotline.users.store import UserStore
 
-    upgrade_sync(settings.database.url)
-
-    async def _add() -> str:
-        engine = create_engine(settings.database.url)
-        try:
-            user, token = await UserStore(engine).add(args.name, args.role, extension=args.extension)
-        finally:
-            await engine.dispose()
-        print(f"user {user.name!r} added with role {user.role.value}; API token (shown once):")
-        return token
-
-    print(asyncio.run(_add()))
-    return 0
+    engine = create_engine(settings.database.url)
+    try:
+        clock = SystemClock()
+        return await use(UserStore(engine, clock), SessionStore(engine, clock))
+    finally:
+        await engine.dispose()
 
 
 def _customers(settings: Settings, args: argparse.Namespace) -> int:

@@ -245,6 +245,8 @@ class DatabaseSettings:
 class WebSettings:
     host: str = _setting("127.0.0.1")
     port: int = _setting(8080, check=_port)
+    # The session cookie only over HTTPS: set it when a TLS proxy serves the console.
+    secure_cookies: bool = _setting(False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -493,6 +495,8 @@ def _accept(key: _Key, item: _Given) -> object:
 
 def _convert(kind: Any, raw: object, from_env: bool, example: object = None) -> object:
     """The value as `kind`: env strings are parsed, TOML values must already be that type."""
+    if kind is bool:
+        return _flag(raw, from_env)
     if kind is int or kind is float:
         return _number(kind, raw, from_env)
     if typing.get_origin(kind) is tuple:
@@ -530,6 +534,17 @@ def _number(kind: type[int] | type[float], raw: object, from_env: bool) -> int |
     elif not isinstance(raw, bool) and isinstance(raw, int if kind is int else int | float):
         return kind(raw)
     raise _Invalid("is not a whole number" if kind is int else "is not a number")
+
+
+_FLAGS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _flag(raw: object, from_env: bool) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if from_env and isinstance(raw, str) and raw.strip().lower() in _FLAGS:
+        return _FLAGS[raw.strip().lower()]
+    raise _Invalid("is not true or false")
 
 
 def _quoted(value: object) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
 )
 
 metadata = MetaData(
@@ -86,6 +87,11 @@ users = Table(
     # rebuild that fails on existing api_tokens while foreign keys are enforced.
     Column("extension", String(40)),
     Index("ix_users_extension", "extension", unique=True),
+    # argon2id, as argon2-cffi writes it ("$argon2id$v=19$..."); null: an API-only user
+    # (a bearer token, no log-in).
+    Column("password_hash", String(200)),
+    # A disabled user cannot log in, and their sessions and tokens stop working.
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 api_tokens = Table(
@@ -96,4 +102,33 @@ api_tokens = Table(
     # Only a SHA-256 of the token is kept: a stolen database holds no usable token.
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", _When, nullable=False),
+)
+
+# Browser log-in sessions. The cookie holds a random token; only its SHA-256 is kept here,
+# so a stolen database opens no session. A session ends 12 h after it was last seen or 7
+# days after it began, whichever comes first (hotline/users/sessions.py).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 hex of the cookie's token
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", _When, nullable=False),
+    Column("last_seen_at", _When, nullable=False),
+    Column("expires_at", _When, nullable=False),
+    Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_expires_at", "expires_at"),
+)
+
+# Failed log-ins of the last minutes, for the rate limit (hotline/users/guard.py). In the
+# database, not in memory, so several instances behind one address share the count.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),  # as typed: a name that does not exist counts too
+    Column("address", String(64), nullable=False),
+    Column("at", _When, nullable=False),
+    Index("ix_login_failures_name_at", "name", "at"),
+    Index("ix_login_failures_address_at", "address", "at"),
 )

@@ -87,6 +87,8 @@ def test_the_file_sets_values(write_config) -> None:
         ("HOTLINE_DATABASE_URL", "sqlite+aiosqlite:///other.db", "database", "url", "sqlite+aiosqlite:///other.db"),
         ("HOTLINE_WEB_HOST", "0.0.0.0", "web", "host", "0.0.0.0"),
         ("HOTLINE_WEB_PORT", "9000", "web", "port", 9000),
+        ("HOTLINE_WEB_SECURE_COOKIES", "true", "web", "secure_cookies", True),
+        ("HOTLINE_WEB_SECURE_COOKIES", " Off ", "web", "secure_cookies", False),
         ("HOTLINE_HOTLINE_NUMBERS", "96655, 4008001234,", "hotline", "numbers", ("96655", "4008001234")),
         ("HOTLINE_LOG_FORMAT", "console", "log", "format", "console"),
         ("HOTLINE_LOG_LEVEL", "DEBUG", "log", "level", "debug"),
@@ -123,6 +125,7 @@ def test_every_key_has_an_environment_variable() -> None:
         "after_hours_tiers": "private_network",
         "warn_fraction": "0.5", "escalate_every": "5min", "close_of_business": "18:00",
         "standard": '{"reply": "20min"}', "holidays": "2027-01-01", "extra_workdays": "2027-01-30",
+        "secure_cookies": "yes",
         **{f"{tier}_priority": "7" for tier in ("vip", "key_account", "private_network", "regular")},
     }
     environ = {
@@ -200,6 +203,8 @@ def test_a_port_out_of_range_names_the_variable_the_user_set() -> None:
         ("port = true", "web.port (in {path}): true is not a whole number"),
         ("port = 80.5", "web.port (in {path}): 80.5 is not a whole number"),
         ("host = 127", "web.host (in {path}): 127 is not a string"),
+        ('secure_cookies = "true"', 'web.secure_cookies (in {path}): "true" is not true or false'),
+        ("secure_cookies = 1", "web.secure_cookies (in {path}): 1 is not true or false"),
     ],
 )
 def test_a_file_value_of_the_wrong_type_or_range_is_named(write_config, line, problem) -> None:
@@ -212,6 +217,7 @@ def test_a_file_value_of_the_wrong_type_or_range_is_named(write_config, line, pr
     "variable, text, problem",
     [
         ("HOTLINE_WEB_PORT", "http", '"http" is not a whole number'),
+        ("HOTLINE_WEB_SECURE_COOKIES", "sometimes", '"sometimes" is not true or false'),
         ("HOTLINE_AMI_PING_INTERVAL", "often", '"often" is not a number'),
         ("HOTLINE_AMI_PING_INTERVAL", "0", '"0" is not a positive number of seconds'),
         ("HOTLINE_AMI_PING_TIMEOUT", "-1", '"-1" is not a positive number of seconds'),
