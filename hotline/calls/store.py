@@ -72,6 +72,18 @@ class CallStore:
             else:
                 self._live[call_id] = record
 
+    def live_record(self, call_id: str) -> CallRecord | None:
+        """The call as stored, while it is live (None once it ended): no database trip."""
+        return self._live.get(call_id)
+
+    def live_records(self) -> list[CallRecord]:
+        """Every live call as stored, oldest first: no database trip."""
+        return sorted(self._live.values(), key=lambda r: (r.arrived_at, r.id))
+
+    async def call_record(self, call_id: str) -> CallRecord | None:
+        """The call, live or not: from memory when live, else from the calls table."""
+        return self._live.get(call_id) or await self._load(call_id)
+
     async def _load(self, call_id: str) -> CallRecord | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(calls).where(calls.c.id == call_id))).mappings().first()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.db.tables import calls, users
 from hotline.errors import HotlineError
 from hotline.tickets.lifecycle import TicketStatus
-from hotline.tickets.tables import deadlines, extension_requests, ticket_calls, ticket_events, tickets
+from hotline.tickets.tables import deadlines, department_members, extension_requests, ticket_calls, ticket_events, tickets
 from hotline.tickets.workdays import to_local
 
 OPEN_STATUSES = (TicketStatus.OPEN.value, TicketStatus.FORWARDED.value, TicketStatus.ACKNOWLEDGED.value)
@@ -283,3 +283,31 @@ async def decide_extension(conn: AsyncConnection, request_id: int, values: Mappi
     """Decide a pending request; False when someone decided it first."""
     statement = update(extension_requests).where(extension_requests.c.id == request_id, extension_requests.c.state == "pending")
     return (await conn.execute(statement.values(**stored(values)))).rowcount == 1
+
+
+# --- who sees a ticket (the console's feed) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who may see a ticket besides supervisors and admins: its owner and its department's staff."""
+
+    owner_user_id: int | None
+    department_id: int | None
+    status: str
+    department_staff: tuple[int, ...]
+
+
+async def audience(conn: AsyncConnection, ticket_id: int) -> Audience | None:
+    """One query: the ticket's owner, department and status, with the department's members."""
+    query = (
+        select(tickets.c.owner_user_id, tickets.c.department_id, tickets.c.status, department_members.c.user_id)
+        .outerjoin(department_members, department_members.c.department_id == tickets.c.department_id)
+        .where(tickets.c.id == ticket_id)
+    )
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return None
+    first = rows[0]
+    staff = tuple(sorted({row.user_id for row in rows if row.user_id is not None}))
+    return Audience(first.owner_user_id, first.department_id, first.status, staff)

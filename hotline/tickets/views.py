@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.db.tables import users
@@ -163,3 +163,48 @@ async def extension_requests(conn: AsyncConnection, state: str | None, visible: 
         }
         for row in (await conn.execute(query)).mappings()
     ]
+
+
+# --- the console's screen pop and feed ----------------------------------------------------
+
+
+async def open_tickets_of_caller(
+    conn: AsyncConnection, customer_id: int | None, number: str | None, *, opened_by_other_than: str | None = None, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The caller's tickets still being worked on, newest first, as a screen pop lists them:
+    by customer, or by the (canonical) number for a caller not in the directory; without the
+    ticket the call `opened_by_other_than` opened itself (its pop shows that one apart)."""
+    who = [tickets.c.caller_number == number] if number is not None else []
+    if customer_id is not None:
+        who.append(tickets.c.customer_id == customer_id)
+    if not who:
+        return []
+    where = [or_(*who), tickets.c.status.in_(repo.OPEN_STATUSES)]
+    if opened_by_other_than is not None:
+        where.append(or_(tickets.c.call_id.is_(None), tickets.c.call_id != opened_by_other_than))
+    soonest = select(deadline_rows.c.due_at).where(_open_deadline()).order_by(deadline_rows.c.due_at, deadline_rows.c.id).limit(1)
+    query = (
+        select(tickets.c.id, tickets.c.number, tickets.c.status, tickets.c.summary, tickets.c.opened_at, soonest.scalar_subquery().label("next_due_at"))
+        .where(*where)
+        .order_by(tickets.c.opened_at.desc(), tickets.c.id.desc())
+        .limit(limit)
+    )
+    return [{name: repo.utc(value) for name, value in row.items()} for row in (await conn.execute(query)).mappings()]
+
+
+async def pop_ticket(conn: AsyncConnection, ticket_id: int, *, linked: bool) -> dict[str, Any] | None:
+    """The ticket as a screen pop shows it from `talking` on: its status, the forward
+    countdown while the forward deadline runs, and every deadline's state."""
+    found = await repo.ticket(conn, ticket_id)
+    if found is None:
+        return None
+    rows = sorted((await repo.deadlines_of(conn, ticket_id)).values(), key=lambda r: (r.due_at, r.id))
+    forward = next((r for r in rows if r.kind == "forward" and r.open), None)
+    return {
+        "id": found.id,
+        "number": found.number,
+        "status": found.status,
+        "linked": linked,
+        "forward_due_at": forward.due_at if forward else None,
+        "deadlines": [{"kind": r.kind, "due_at": r.due_at, "state": r.state} for r in rows],
+    }
