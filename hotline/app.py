@@ -20,6 +20,9 @@ from hotline.calls.capture import CallCapture
 from hotline.calls.store import CallStore
 from hotline.clock import Clock, SystemClock
 from hotline.config import AmiSettings, Settings
+from hotline.console.feed import ConsoleFeed
+from hotline.console.hub import Hub
+from hotline.console.pops import ScreenPops
 from hotline.db.engine import create_engine
 from hotline.db.migrate import upgrade
 from hotline.events import CallAnswered, EventBus
@@ -35,10 +38,16 @@ from hotline.tickets.events import TicketChanged, TicketEvent, TicketOpened
 from hotline.tickets.scheduler import DeadlineScheduler
 from hotline.tickets.service import TicketService
 from hotline.tickets.workdays import known_year
+from hotline.users.guard import LoginGuard
+from hotline.users.sessions import SessionStore
 from hotline.users.store import UserStore
 from hotline.web.app import create_app
+from hotline.web.auth import add_auth_routes
 from hotline.web.customers import add_customer_routes
+from hotline.web.pages import add_page_routes
 from hotline.web.tickets import add_ticket_routes
+from hotline.web.users import add_user_routes
+from hotline.web.ws import add_ws_routes
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +77,12 @@ class Parts:
     tickets: TicketService
     departments: Departments
     deadlines: DeadlineScheduler
+    users: UserStore
+    sessions: SessionStore
+    guard: LoginGuard
+    hub: Hub
+    pops: ScreenPops
+    feed: ConsoleFeed
     pbx: PbxDouble | None
 
 
@@ -85,25 +100,34 @@ async def build(settings: Settings) -> Parts:
     t = settings.tickets
     tickets = TicketService(engine, bus, clock, policy=t.policy(), calendar=t.calendar(), escalate_every=t.escalation_interval, directory=directory)
     deadlines = DeadlineScheduler(engine, bus, clock, escalate_every=t.escalation_interval, metrics=metrics)
-    _subscribe(bus, tickets, deadlines)
+    hub = Hub(clock)
+    pops, feed = ScreenPops(hub, engine, directory, capture.store), ConsoleFeed(hub, engine, capture.store)
+    _subscribe(bus, tickets, deadlines, pops, feed)
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
     metrics.gauge("hotline_calls_live", lambda: float(len(capture.tracker.calls)))
+    metrics.gauge("hotline_console_sockets", lambda: float(hub.count()))
     return Parts(
         engine, clock, metrics, bus, capture.store, client, capture, directory,
         _routing_server(settings, directory, presence, metrics, clock),
-        tickets, Departments(engine, clock), deadlines, pbx,
+        tickets, Departments(engine, clock), deadlines,
+        UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
+        hub, pops, feed, pbx,
     )  # fmt: skip
 
 
-def _subscribe(bus: EventBus, tickets: TicketService, deadlines: DeadlineScheduler) -> None:
-    """Who hears what. Every answered call opens (or joins) a ticket; a ticket change may
-    bring a deadline nearer, so the scheduler looks again at once."""
+def _subscribe(bus: EventBus, tickets: TicketService, deadlines: DeadlineScheduler, pops: ScreenPops, feed: ConsoleFeed) -> None:
+    """Who hears what. The console's pops and feed first (the bus runs handlers in
+    subscription order, so a pop never waits behind a ticket being opened); every answered
+    call opens (or joins) a ticket; a ticket change may bring a deadline nearer, so the
+    scheduler looks again at once."""
 
     async def wake_scheduler(_: TicketEvent) -> None:
         deadlines.notify()
 
+    pops.subscribe(bus)
+    feed.subscribe(bus)
     bus.subscribe(CallAnswered, tickets.on_call_answered)
     bus.subscribe(TicketOpened, wake_scheduler)
     bus.subscribe(TicketChanged, wake_scheduler)
@@ -147,6 +171,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
+        await parts.pops.aclose()
+        await parts.feed.aclose()
         await parts.agi.stop()
         if parts.pbx is not None:
             await parts.pbx.stop()
@@ -155,13 +181,22 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def _start_web(settings: Settings, parts: Parts) -> web.AppRunner:
-    app = create_app(parts.calls, UserStore(parts.engine), parts.metrics, lambda: parts.client.connected)
-    add_customer_routes(app, parts.directory)
-    add_ticket_routes(app, parts.tickets, parts.departments)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(web_app(settings, parts), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.web.host, settings.web.port).start()
     return runner
+
+
+def web_app(settings: Settings, parts: Parts) -> web.Application:
+    """Every route the service serves: API, log-in, pages, WebSocket."""
+    app = create_app(parts.calls, parts.users, parts.metrics, lambda: parts.client.connected)
+    add_auth_routes(app, parts.users, parts.sessions, parts.guard, secure_cookies=settings.web.secure_cookies)
+    add_user_routes(app, parts.users, parts.sessions)
+    add_customer_routes(app, parts.directory)
+    add_ticket_routes(app, parts.tickets, parts.departments)
+    add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello])
+    add_page_routes(app)
+    return app
 
 
 async def _supervise(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
