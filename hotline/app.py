@@ -191,7 +191,7 @@ def web_app(settings: Settings, parts: Parts) -> web.Application:
     """Every route the service serves: API, log-in, pages, WebSocket."""
     app = create_app(parts.calls, parts.users, parts.metrics, lambda: parts.client.connected)
     add_auth_routes(app, parts.users, parts.sessions, parts.guard, secure_cookies=settings.web.secure_cookies)
-    add_user_routes(app, parts.users, parts.sessions)
+    add_user_routes(app, parts.users, parts.sessions, on_change=[parts.hub.disconnect, parts.pops.agents.invalidate])
     add_customer_routes(app, parts.directory)
     add_ticket_routes(app, parts.tickets, parts.departments)
     add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello])

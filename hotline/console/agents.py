@@ -33,6 +33,7 @@ class AgentUsers:
         self._by_name: dict[str, int] = {}
         self._loaded_at: float | None = None
         self._loading: asyncio.Task[None] | None = None
+        self._generation = 0  # bumped by invalidate(): a load begun before it is not kept
 
     def refresh_if_stale(self) -> asyncio.Task[None] | None:
         """Start reloading the maps in the background when they are old; the task, if any."""
@@ -42,6 +43,12 @@ class AgentUsers:
             return None
         self._loading = asyncio.create_task(self._load(), name="pops.agent-users")
         return self._loading
+
+    def invalidate(self, _user_id: int | None = None) -> None:
+        """A user was added or changed (an extension moved, a user disabled): the next
+        ring waits for the maps read again rather than trust them for up to `ttl`."""
+        self._by_extension, self._by_name, self._loaded_at = {}, {}, None
+        self._generation += 1
 
     def resolve(self, interface: str | None, member: str | None) -> asyncio.Future[int | None]:
         """The user of the member, as a future: done at once when the maps know it."""
@@ -74,9 +81,13 @@ class AgentUsers:
             return None
 
     async def _load(self) -> None:
+        generation = self._generation
         try:
             async with self.engine.connect() as conn:
-                rows = (await conn.execute(select(users.c.id, users.c.name, users.c.extension))).all()
+                # A disabled user gets no pops: their phone may have gone to someone else.
+                rows = (await conn.execute(select(users.c.id, users.c.name, users.c.extension).where(users.c.disabled.is_(False)))).all()
+            if generation != self._generation:
+                return  # read before a change: the next ring loads again
             self._by_extension = {row.extension: row.id for row in rows if row.extension}
             self._by_name = {row.name: row.id for row in rows}
             self._loaded_at = self.monotonic()

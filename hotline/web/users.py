@@ -4,6 +4,7 @@ tickets API's `_body`, every problem named and nothing changed; the store does t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -22,8 +23,14 @@ _READ = frozenset({Role.ADMIN, Role.SUPERVISOR})
 _WRITE = frozenset({Role.ADMIN})
 
 
-def add_user_routes(app: web.Application, users: UserStore, sessions: SessionStore) -> None:
-    app[USERS], app[SESSIONS] = users, sessions
+# Told the id of a user just added or changed: the console's sockets of that user are
+# closed (their page reconnects and is authorised again, with the new role, department or
+# none when disabled) and the extension -> agent map is read again (hotline/app.py).
+ON_USER_CHANGE = web.AppKey("on_user_change", tuple[Callable[[int], object], ...])
+
+
+def add_user_routes(app: web.Application, users: UserStore, sessions: SessionStore, *, on_change: Sequence[Callable[[int], object]] = ()) -> None:
+    app[USERS], app[SESSIONS], app[ON_USER_CHANGE] = users, sessions, tuple(on_change)
     app.router.add_get("/api/users", list_users)
     app.router.add_post("/api/users", create_user)
     app.router.add_patch("/api/users/{id}", change_user)
@@ -88,6 +95,7 @@ async def create_user(request: web.Request) -> web.Response:
     user, token = await users.add(body["name"], body["role"], **{k: v for k, v in body.items() if k in _CREATE_OPTIONAL})
     log.info("user.added", user=user.name, user_id=user.id, role=user.role.value, by=admin.name, password="password" in body)
     # The token is shown once, as `hotline user add` prints it: an API-only user needs it.
+    _changed(request, user.id)
     created = {**user_json(user, await users.department_names()), "api_token": token}
     return json_response(created, status=201, headers={"Location": f"/api/users/{user.id}"})
 
@@ -102,4 +110,10 @@ async def change_user(request: web.Request) -> web.Response:
         # A reset password or a disabled account: whoever holds a session of theirs is out.
         ended = await request.app[SESSIONS].end_all_of(user_id)
     log.info("user.changed", user=user.name, user_id=user.id, fields=sorted(body), by=admin.name, sessions_ended=ended)
+    _changed(request, user.id)
     return json_response(user_json(user, await request.app[USERS].department_names()))
+
+
+def _changed(request: web.Request, user_id: int) -> None:
+    for listener in request.app[ON_USER_CHANGE]:
+        listener(user_id)
