@@ -184,7 +184,10 @@ async def open_tickets_of_caller(
         where.append(or_(tickets.c.call_id.is_(None), tickets.c.call_id != opened_by_other_than))
     soonest = select(deadline_rows.c.due_at).where(_open_deadline()).order_by(deadline_rows.c.due_at, deadline_rows.c.id).limit(1)
     query = (
-        select(tickets.c.id, tickets.c.number, tickets.c.status, tickets.c.summary, tickets.c.opened_at, soonest.scalar_subquery().label("next_due_at"))
+        select(
+            tickets.c.id, tickets.c.number, tickets.c.status, tickets.c.summary, tickets.c.opened_at,
+            soonest.scalar_subquery().label("next_due_at"), soonest.with_only_columns(deadline_rows.c.kind).scalar_subquery().label("next_due_kind"),
+        )  # fmt: skip
         .where(*where)
         .order_by(tickets.c.opened_at.desc(), tickets.c.id.desc())
         .limit(limit)

@@ -78,7 +78,7 @@ function renderHistory(message) {
       h("div", { class: "line" },
         h("button", { type: "button", class: "link number", onclick: () => detail.show(item.id) }, item.number),
         statusChip(item.status),
-        item.next_due_at ? countdown(item.next_due_at, "") : null),
+        item.next_due_at ? countdown(item.next_due_at, item.next_due_kind || "") : null),
       h("div", { class: "line summary" }, item.summary || "")))) : h("p", { class: "muted" }, t("common.none")),
     h("h3", {}, t("pop.last_calls")),
     calls.length ? h("ul", { id: "pop-last-calls", class: "calls" }, calls.map((call) => h("li", {},

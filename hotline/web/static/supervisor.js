@@ -56,11 +56,14 @@ function renderCalls() {
 
 // --- tickets that need a look --------------------------------------------------------------
 
+// A ticket without a pending deadline sorts last.
+const due = (item) => (item.next_due_at ? Date.parse(item.next_due_at) : Number.POSITIVE_INFINITY);
+
 async function loadAttention() {
   try {
     const body = await api("GET", "/api/tickets?attention=true&limit=100");
     const items = body.tickets.slice().sort((a, b) => Number(b.overdue) - Number(a.overdue)
-      || Date.parse(a.next_due_at || 0) - Date.parse(b.next_due_at || 0));
+      || due(a) - due(b));
     fill(attention, items.length ? items.map((item) => {
       const node = ticketItem(item, (id) => panel.show(id));
       node.classList.toggle("overdue", Boolean(item.overdue));

@@ -138,6 +138,7 @@ async def test_a_repeat_caller_sees_the_open_ticket_and_last_call_then_the_call_
     ring = await a8009.next("pop", call_id=LI_SI, stage="ringing")
     assert [(t["id"], t["status"]) for t in ring["open_tickets"]] == [(first["id"], "open")]
     assert ring["open_tickets"][0]["next_due_at"] is not None
+    assert ring["open_tickets"][0]["next_due_kind"] == "forward"  # its countdown warns as a forward does
     assert [(c["id"], c["outcome"], c["agent"]) for c in ring["last_calls"]] == [(VIP, "answered", "vip-agent-8009")]
     linked = await a8009.next("pop", call_id=LI_SI, stage="talking", ticket=None)
     linked = await a8009.next("pop", call_id=LI_SI, stage="talking")
