@@ -128,3 +128,44 @@ async def test_a_caller_name_is_shown_as_text_and_a_reload_keeps_the_pop(console
     await page.reload()
     await expect(page.locator("#pop-name")).to_have_text(hostile)  # hello brings the pop back
     assert dialogs == []
+
+
+async def test_an_admin_sets_up_a_department_an_agent_and_a_customer_from_the_page(console: Console, browser: Any) -> None:
+    """The admin page drives the same API the scene above used: what it creates is there."""
+    errors: list[str] = []
+    page = await (await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")).new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await _log_in(page, console, "admin1")
+    await expect(page).to_have_url(re.compile(r"/admin$"))
+
+    department = page.locator("#department-create")
+    await department.locator("input[name=name]").fill("营业厅")
+    await department.locator("button[type=submit]").click()
+    await expect(page.locator("#departments")).to_contain_text("营业厅")
+
+    user = page.locator("#user-create")
+    await user.locator("input[name=name]").fill("坐席小王")
+    await user.locator("select[name=role]").select_option("agent")
+    await user.locator("input[name=password]").fill(PASSWORD)
+    await user.locator("input[name=extension]").fill("8005")
+    await user.locator("button[type=submit]").click()
+    await expect(page.locator("#users")).to_contain_text("坐席小王")
+
+    customer = page.locator("#customer-form")
+    await customer.locator("input[name=name]").fill("巴中市政务中心")
+    await customer.locator("select[name=tier]").select_option("key_account")
+    await customer.locator("select[name=area]").select_option("urban")
+    await customer.locator("textarea[name=numbers]").fill("0827-5261234")
+    await customer.locator("button[type=submit]").click()
+    await expect(page.locator("#customers")).to_contain_text("巴中市政务中心")
+
+    users = {u["name"]: u for u in (await console.api("GET", "/api/users"))["users"]}
+    assert users["坐席小王"]["role"] == "agent" and users["坐席小王"]["extension"] == "8005"
+    assert "营业厅" in [d["name"] for d in (await console.api("GET", "/api/departments"))["departments"]]
+    found = (await console.api("GET", "/api/customers?q=政务中心"))["customers"]
+    assert [(c["tier"], [n["number"] for n in c["numbers"]]) for c in found] == [("key_account", ["+868275261234"])]
+    assert errors == []
+
+    agent = await (await browser.new_context(locale="zh-CN")).new_page()
+    await _log_in(agent, console, "坐席小王")  # the password set on the page logs them in
+    await expect(agent).to_have_url(re.compile(r"/agent$"))
