@@ -95,14 +95,15 @@ async def build(settings: Settings) -> Parts:
         pbx, ami_settings = await _start_demo_pbx(settings.ami)
     client = AmiClient(ami_settings, metrics)
     presence = AgentPresence()
-    capture = CallCapture(CallTracker(settings.hotline.numbers), CallStore(engine), bus, metrics, presence)
+    live = EventBus()  # call events once tracked, before stored: for the screen pops only
+    capture = CallCapture(CallTracker(settings.hotline.numbers), CallStore(engine), bus, metrics, presence, live=live)
     directory = CustomerDirectory(engine, default_area_code=settings.routing.default_area_code)
     t = settings.tickets
     tickets = TicketService(engine, bus, clock, policy=t.policy(), calendar=t.calendar(), escalate_every=t.escalation_interval, directory=directory)
     deadlines = DeadlineScheduler(engine, bus, clock, escalate_every=t.escalation_interval, metrics=metrics)
     hub = Hub(clock)
     pops, feed = ScreenPops(hub, engine, directory, capture.store), ConsoleFeed(hub, engine, capture.store)
-    _subscribe(bus, tickets, deadlines, pops, feed)
+    _subscribe(bus, live, tickets, deadlines, pops, feed)
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
@@ -117,16 +118,17 @@ async def build(settings: Settings) -> Parts:
     )  # fmt: skip
 
 
-def _subscribe(bus: EventBus, tickets: TicketService, deadlines: DeadlineScheduler, pops: ScreenPops, feed: ConsoleFeed) -> None:
-    """Who hears what. The console's pops and feed first (the bus runs handlers in
-    subscription order, so a pop never waits behind a ticket being opened); every answered
-    call opens (or joins) a ticket; a ticket change may bring a deadline nearer, so the
-    scheduler looks again at once."""
+def _subscribe(bus: EventBus, live: EventBus, tickets: TicketService, deadlines: DeadlineScheduler, pops: ScreenPops, feed: ConsoleFeed) -> None:
+    """Who hears what. Screen pops hear call events on the `live` bus, before they are
+    stored (a ring pops at once, even in a burst), and ticket events on the bus; the feed
+    next (the bus runs handlers in subscription order, so it never waits behind a ticket
+    being opened); every answered call opens (or joins) a ticket; a ticket change may
+    bring a deadline nearer, so the scheduler looks again at once."""
 
     async def wake_scheduler(_: TicketEvent) -> None:
         deadlines.notify()
 
-    pops.subscribe(bus)
+    pops.subscribe(bus, calls_from=live)
     feed.subscribe(bus)
     bus.subscribe(CallAnswered, tickets.on_call_answered)
     bus.subscribe(TicketOpened, wake_scheduler)

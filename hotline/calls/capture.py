@@ -1,6 +1,7 @@
 """The capture task: AMI messages and snapshots from the client's queue -> tracker ->
 stored call events -> the bus. Stored before published, so nothing is acknowledged
-that a crash could lose; a database error is retried, never skipped."""
+that a crash could lose; a database error is retried, never skipped. Only the `live`
+bus, for display alone (screen pops), hears them before they are stored."""
 
 from __future__ import annotations
 
@@ -21,15 +22,21 @@ from .store import CallStore
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+# In a burst, the live bus's listeners get the loop (their sockets' writers) this often.
+LIVE_YIELD = 50
 
 
 class CallCapture:
-    def __init__(self, tracker: CallTracker, store: CallStore, bus: EventBus, metrics: Metrics, presence: AgentPresence | None = None) -> None:
+    def __init__(self, tracker: CallTracker, store: CallStore, bus: EventBus, metrics: Metrics, presence: AgentPresence | None = None, *, live: EventBus | None = None) -> None:
         self.tracker = tracker
         self.presence = presence or AgentPresence()
         self.store = store
         self.bus = bus
         self.metrics = metrics
+        # Hears each batch's call events as soon as they are tracked, before they are
+        # stored: for what is only shown (screen pops), never for a change of state. A
+        # ring in a burst then pops without waiting for the whole batch's transaction.
+        self.live = live
 
     async def restore(self) -> int:
         """Take up the calls that were live when the service last stopped."""
@@ -38,29 +45,75 @@ class CallCapture:
         return len(live)
 
     async def run(self, queue: asyncio.Queue[QueueItem | None]) -> None:
-        """Until a None in the queue: everything queued before it is stored first."""
-        while True:
-            batch: list[QueueItem] = []
-            item = await queue.get()
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= BATCH or queue.empty():
+        """Until a None in the queue: everything queued before it is stored first. Two
+        stages in order: tracking (with the live bus) runs ahead, storing and publishing
+        follow, so a slow transaction or a slow listener on the bus (a ticket being opened)
+        never holds up the next ring's pop. What is tracked and not yet stored is lost in a
+        crash exactly as what is still queued is: the resync after the restart rebuilds it."""
+        tracked: asyncio.Queue[list[CallEvent] | None] = asyncio.Queue()
+        committing = asyncio.create_task(self._commit_all(tracked), name="capture.commit")
+        try:
+            while True:
+                batch: list[QueueItem] = []
+                item = await queue.get()
+                while item is not None:
+                    batch.append(item)
+                    if len(batch) >= BATCH or queue.empty():
+                        break
+                    item = queue.get_nowait()
+                tracked.put_nowait(await self.track(batch))
+                if committing.done():
+                    await committing  # it never ends on its own: raise what ended it
+                if item is None:
                     break
-                item = queue.get_nowait()
-            await self.handle(batch)
-            if item is None:
-                return
+            tracked.put_nowait(None)
+            await committing
+        finally:
+            committing.cancel()  # nothing once it has ended; stops it when run is cancelled
 
     async def handle(self, batch: list[QueueItem]) -> list[CallEvent]:
+        """One batch through both stages: tracked, stored, published."""
+        events = await self.track(batch)
+        await self.commit(events)
+        return events
+
+    async def track(self, batch: list[QueueItem]) -> list[CallEvent]:
+        """The batch's call events, each told to the live bus as soon as it is tracked."""
         events: list[CallEvent] = []
-        for item in batch:
-            events += self._track(item)
+        for index, item in enumerate(batch, 1):
+            found = self._track(item)
+            events += found
+            if self.live is not None:
+                for event in found:
+                    await self.live.publish(event)
+                if index % LIVE_YIELD == 0:
+                    await asyncio.sleep(0)  # let the pops already queued leave on their sockets
+        return events
+
+    async def commit(self, events: list[CallEvent]) -> None:
+        """Stored (retried until it is), then published on the bus."""
         await self._store(events)
         for event in events:
             with bound_contextvars(call=event.call_id):
                 log.info(f"call.{event.kind}", **_loggable(event))
             await self.bus.publish(event)
-        return events
+
+    async def _commit_all(self, tracked: asyncio.Queue[list[CallEvent] | None]) -> None:
+        """What the tracking stage queued, in order, up to BATCH events a transaction."""
+        while True:
+            events = await tracked.get()
+            if events is None:
+                return
+            end = False
+            while len(events) < BATCH and not tracked.empty():
+                more = tracked.get_nowait()
+                if more is None:
+                    end = True
+                    break
+                events += more
+            await self.commit(events)
+            if end:
+                return
 
     def _track(self, item: QueueItem) -> list[CallEvent]:
         try:

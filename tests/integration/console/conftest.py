@@ -170,11 +170,12 @@ async def agents(console: Console, *names: str) -> list[Socket]:
     return sockets
 
 
-def wiring(engine: AsyncEngine, bus: EventBus, store: CallStore, hub: Hub, directory: CustomerDirectory, tickets: TicketService) -> tuple[ScreenPops, ConsoleFeed]:
-    """As hotline/app.py must: pops and feed subscribed before the ticket service opens tickets."""
+def wiring(engine: AsyncEngine, bus: EventBus, live: EventBus, store: CallStore, hub: Hub, directory: CustomerDirectory, tickets: TicketService) -> tuple[ScreenPops, ConsoleFeed]:
+    """As hotline/app.py does: pops hear call events on the capture's live bus, and pops and
+    feed are subscribed before the ticket service opens tickets."""
     pops = ScreenPops(hub, engine, directory, store)
     feed = ConsoleFeed(hub, engine, store)
-    pops.subscribe(bus)
+    pops.subscribe(bus, calls_from=live)
     feed.subscribe(bus)
     bus.subscribe(CallAnswered, tickets.on_call_answered)
     return pops, feed
@@ -218,10 +219,10 @@ async def console(engine: AsyncEngine, aiohttp_client: Any) -> AsyncIterator[Con
     people, department_ids = await make_people(engine, departments)
     directory = CustomerDirectory(engine, default_area_code="0827", now=clock.now)
     await directory.create(CustomerDraft("李四", "vip", "urban", [PhoneNumber("13800000001")], account_manager_id=people["王经理"].id, notes=VIP_NOTES))
-    bus, store, hub = EventBus(), CallStore(engine), Hub(clock)
+    bus, live, store, hub = EventBus(), EventBus(), CallStore(engine), Hub(clock)
     tickets = TicketService(engine, bus, clock, directory=directory)
-    pops, feed = wiring(engine, bus, store, hub, directory, tickets)
-    capture = CallCapture(CallTracker({"96655"}), store, bus, Metrics())
+    pops, feed = wiring(engine, bus, live, store, hub, directory, tickets)
+    capture = CallCapture(CallTracker({"96655"}), store, bus, Metrics(), live=live)
     client = await aiohttp_client(ws_app(hub, people, [pops.hello, feed.hello]))
     console = Console(engine, bus, store, capture, hub, pops, feed, tickets, departments, directory, people, department_ids, client, [])
     yield console
