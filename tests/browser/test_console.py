@@ -96,10 +96,14 @@ async def test_pop_forward_acknowledge_and_the_supervisor_sees_it_met(console: C
     await ack.click()
     await expect(department.get_by_test_id(f"ack-{number}")).to_have_count(0)
 
+    li_si_waiting, _ = _split(_call(LI_SI), "AgentConnect")  # a second caller, still ringing
+    pbx.play(li_si_waiting)
     supervisor = await (await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1366, "height": 900})).new_page()
     supervisor.on("pageerror", lambda error: errors.append(str(error)))
     await _log_in(supervisor, console, "boss")
     await expect(supervisor).to_have_url(re.compile(r"/supervisor$"))
+    await expect(supervisor.locator("#live-calls")).to_contain_text("李四（巴中分公司）")
+    await expect(supervisor.locator("#queue-summary")).to_contain_text("排队 1 人")  # ringing, not yet answered
     row = supervisor.locator("#sla-table tr", has_text="维修部")
     await expect(row).to_have_count(1)
     # Forward within 10 minutes and acknowledge within 5: two deadlines met, none breached.

@@ -33,7 +33,8 @@ function clockFor(call) {
 
 function renderCalls() {
   const list = [...calls.values()].filter((call) => call.state !== "ended").sort(callOrder);
-  const waiting = list.filter((call) => call.state === "queued");
+  // Waiting: every caller not yet answered, in the queue or ringing an agent.
+  const waiting = list.filter((call) => call.state === "queued" || call.state === "ringing");
   fill(summary, t("supervisor.waiting", { count: waiting.length }),
     waiting.length ? [" · ", t("supervisor.longest"), " ", countup(waiting[0].queued_at || waiting[0].arrived_at, { id: "longest-wait" })] : null);
   if (!list.length) {
