@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -27,6 +27,10 @@ from hotline.errors import ConfigError
 from hotline.tickets.standard import Policy
 from hotline.tickets.standard_config import _duration
 from hotline.tickets.workdays import WorkCalendar
+
+if TYPE_CHECKING:
+    from hotline.callbacks.model import CallbackKind, Mode
+    from hotline.callbacks.policy import CallingWindow, RetryPolicy
 
 ENV_PREFIX = "HOTLINE_"
 CONFIG_ENV = "HOTLINE_CONFIG"
@@ -320,6 +324,87 @@ def _time_of(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
+CALLBACK_KINDS = ("abandoned", "after_hours", "manual", "vip_monthly", "follow_up", "sampled")
+CALLBACK_MODES = ("agent_first", "survey")
+
+
+def _channel_template(*fields: str) -> Check:
+    def check(value: str) -> str:
+        try:
+            value.format(**{f: "1" for f in fields})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise _Invalid(f"is not a channel template: only {', '.join('{' + f + '}' for f in fields)} may be filled in ({exc})") from None
+        if "/" not in value or not all("{" + f + "}" in value for f in fields):
+            raise _Invalid(f"must name a technology and contain {', '.join('{' + f + '}' for f in fields)}, e.g. PJSIP/{'{' + fields[0] + '}'}")
+        return value
+
+    return check
+
+
+def _modes(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    for kind, mode in value.items():
+        if kind not in CALLBACK_KINDS:
+            raise _Invalid(f"unknown callback kind {kind!r}: one of {', '.join(CALLBACK_KINDS)}")
+        if mode not in CALLBACK_MODES:
+            raise _Invalid(f"{kind} = {mode!r}: the mode is one of {', '.join(CALLBACK_MODES)}")
+    return value
+
+
+def _positive(value: int) -> int:
+    if value < 1:
+        raise _Invalid(f"must be at least 1, not {value}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbacksSettings:
+    """Callbacks the service places through Asterisk (asterisk-config/: hotline-callback,
+    hotline-survey). Agent-first rings `agent_channel`, then the dialplan dials the
+    customer; a survey calls `outbound_channel` straight into the survey."""
+
+    enabled: bool = _setting(True)
+    agent_channel: str = _setting("PJSIP/{extension}", check=_channel_template("extension"))
+    outbound_channel: str = _setting("PJSIP/{number}@carrier", check=_channel_template("number"))
+    # Whose phone rings first for a callback with no agent of its own (a lost caller).
+    default_agent_extension: str = _setting("8101")
+    ring_seconds: int = _setting(30, check=_positive)
+    max_concurrent: int = _setting(2, check=_positive)
+    max_attempts: int = _setting(3, check=_positive)
+    # Nobody is called outside this window (local time, routing.timezone); with
+    # working_days_only, not on weekends and holidays either (China's calendar).
+    window_start: str = _setting("09:00", check=_clock_time)
+    window_end: str = _setting("20:00", check=_clock_time)
+    working_days_only: bool = _setting(False)
+    # The wait before trying again, per outcome (until max_attempts calls were made).
+    retry_busy: str = _setting("10min", check=_duration_text)
+    retry_no_answer: str = _setting("30min", check=_duration_text)
+    retry_rejected: str = _setting("60min", check=_duration_text)
+    retry_congestion: str = _setting("5min", check=_duration_text)
+    retry_failed: str = _setting("15min", check=_duration_text)
+    # Mode per kind, e.g. {follow_up = "agent_first"}; the rest keep hotline.callbacks.model.DEFAULT_MODES.
+    modes: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), metadata={"check": _modes, "redact": None}
+    )
+
+    def window(self) -> "CallingWindow":
+        from hotline.callbacks.policy import CallingWindow
+
+        return CallingWindow(_time_of(self.window_start), _time_of(self.window_end), working_days_only=self.working_days_only)
+
+    def retry(self) -> "RetryPolicy":
+        from hotline.callbacks.model import Outcome
+        from hotline.callbacks.policy import RetryPolicy
+
+        waits = {Outcome.BUSY: self.retry_busy, Outcome.NO_ANSWER: self.retry_no_answer, Outcome.REJECTED: self.retry_rejected, Outcome.CONGESTION: self.retry_congestion, Outcome.FAILED: self.retry_failed}
+        spacing = {outcome: _duration(text, f"callbacks.retry_{outcome.value}", []) for outcome, text in waits.items()}
+        return RetryPolicy(self.max_attempts, {o: w for o, w in spacing.items() if w is not None})
+
+    def mode_of(self, kind: "CallbackKind") -> "Mode":
+        from hotline.callbacks.model import DEFAULT_MODES, Mode
+
+        return Mode(self.modes.get(kind.value, DEFAULT_MODES.get(kind, Mode.AGENT_FIRST)))
+
+
 @dataclasses.dataclass(frozen=True)
 class LogSettings:
     format: str = _setting("auto", check=_one_of(LOG_FORMATS))  # auto: console on a TTY, else json
@@ -334,6 +419,7 @@ class Settings:
     hotline: HotlineSettings = dataclasses.field(default_factory=HotlineSettings)
     routing: RoutingSettings = dataclasses.field(default_factory=RoutingSettings)
     tickets: TicketsSettings = dataclasses.field(default_factory=TicketsSettings)
+    callbacks: CallbacksSettings = dataclasses.field(default_factory=CallbacksSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
 
     @property
@@ -606,6 +692,7 @@ _RULES: tuple[tuple[frozenset[str], Callable[[Settings, _GivenValues], str | Non
     (frozenset({"ami.reconnect_min", "ami.reconnect_max"}), _in_order("ami.reconnect_min", "ami.reconnect_max", strict=False)),
     (frozenset({"routing.work_start", "routing.work_end"}), _in_order("routing.work_start", "routing.work_end", strict=True)),
     (frozenset({"tickets.work_start", "tickets.close_of_business"}), _in_order("tickets.work_start", "tickets.close_of_business", strict=True)),
+    (frozenset({"callbacks.window_start", "callbacks.window_end"}), _in_order("callbacks.window_start", "callbacks.window_end", strict=True)),
 )
 
 

@@ -126,6 +126,10 @@ def test_every_key_has_an_environment_variable() -> None:
         "warn_fraction": "0.5", "escalate_every": "5min", "close_of_business": "18:00",
         "standard": '{"reply": "20min"}', "holidays": "2027-01-01", "extra_workdays": "2027-01-30",
         "secure_cookies": "yes",
+        "enabled": "no", "agent_channel": "Local/{extension}@agents", "outbound_channel": "Local/{number}@customers",
+        "ring_seconds": "20", "max_concurrent": "4", "max_attempts": "5", "window_start": "08:00", "window_end": "21:00",
+        "working_days_only": "yes", "modes": '{"follow_up": "agent_first"}',
+        **{f"retry_{outcome}": "7min" for outcome in ("busy", "no_answer", "rejected", "congestion", "failed")},
         **{f"{tier}_priority": "7" for tier in ("vip", "key_account", "private_network", "regular")},
     }
     environ = {

@@ -1,0 +1,303 @@
+"""Places the callbacks that are due through Asterisk (AMI Originate) and records what
+happened to each call.
+
+Exactly once: an attempt's row (its ChannelId, which is also the ActionID and becomes the
+new channel's Uniqueid) is committed before the Originate is sent. After a restart an
+attempt with no end is never sent again: if Asterisk still has the channel, its events end
+it; if not, the callback is marked failed with the reason, for a supervisor to look at.
+Asterisk itself refuses a second live channel with the same ChannelId.
+
+Outcomes come from the Originate's answer, the OriginateResponse event (Reason: 3 no
+answer, 5 busy, 8 congestion, 4 answered), the dialplan's UserEvents (HotlineCallback:
+the customer's DialStatus after the agent answered, also read from the DialEnd of the
+agent's leg in hotline-callback; HotlineSurvey: the score) and the Hangup of the channel. Several instances may run: claims lock their rows (SKIP LOCKED on
+PostgreSQL, the write lock on SQLite) and every write of an outcome is conditional, so an
+event heard by every instance is recorded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hotline.clock import Clock
+from hotline.db.engine import write_transaction
+from hotline.metrics import Metrics
+
+from hotline.tickets.tables import tickets
+
+from .model import CallbackState, Mode, Outcome, outcome_of_response, survey_score
+from .policy import CallingWindow, RetryPolicy, next_attempt, next_open
+from .tables import callback_attempts, callbacks
+
+log = structlog.get_logger(__name__)
+
+Message = Mapping[str, str]
+Send = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
+LiveChannels = Callable[[], Awaitable[set[str]]]
+
+CALLER_ID = '"96655" <96655>'
+_BUSY = (CallbackState.PLACING.value, CallbackState.IN_FLIGHT.value)
+_USER_EVENTS = ("HotlineCallback", "HotlineSurvey")
+_DIAL_STATUS = {"ANSWER": Outcome.ANSWERED, "BUSY": Outcome.BUSY, "NOANSWER": Outcome.NO_ANSWER, "CONGESTION": Outcome.CONGESTION, "CHANUNAVAIL": Outcome.FAILED}
+
+
+@dataclass(frozen=True, slots=True)
+class Placing:
+    """Where calls go. `agent_channel` and `outbound_channel` are templates: {extension},
+    {number}; e.g. Local/{extension}@agents and PJSIP/{number}@carrier."""
+
+    agent_channel: str
+    outbound_channel: str
+    default_agent_extension: str
+    ring_seconds: int
+    max_concurrent: int
+    window: CallingWindow
+    retry: RetryPolicy
+    tz: ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    id: int
+    mode: str
+    number: str
+    attempt: int
+    agent_extension: str | None
+    ticket: str | None
+
+    @property
+    def channel_id(self) -> str:
+        return f"cb-{self.id}-{self.attempt}"
+
+
+def originate(due: Due, placing: Placing) -> dict[str, Any]:
+    """The Originate for one attempt (pure): agent-first rings the agent, whose answer
+    runs hotline-callback to dial the customer; a survey calls the customer into
+    hotline-survey."""
+    variables = f"HOTLINE_CALLBACK={due.id},HOTLINE_TICKET={due.ticket or ''}"
+    common = {"Action": "Originate", "ActionID": due.channel_id, "ChannelId": due.channel_id, "Priority": "1", "CallerID": CALLER_ID,
+              "Async": "true", "Timeout": str(placing.ring_seconds * 1000), "Variable": variables}  # fmt: skip
+    if due.mode == Mode.AGENT_FIRST.value:
+        extension = due.agent_extension or placing.default_agent_extension
+        return {**common, "Channel": placing.agent_channel.format(extension=extension), "Context": "hotline-callback", "Exten": due.number}
+    return {**common, "Channel": placing.outbound_channel.format(number=due.number), "Context": "hotline-survey", "Exten": "s"}
+
+
+class CallbackDispatcher:
+    def __init__(self, engine: AsyncEngine, clock: Clock, placing: Placing, send: Send, *, is_working_day: Callable[[date], bool], live_channels: LiveChannels, metrics: Metrics | None = None, poll_interval: timedelta = timedelta(seconds=1)) -> None:
+        self.engine, self.clock, self.placing, self.send = engine, clock, placing, send
+        self.is_working_day, self.live_channels = is_working_day, live_channels
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.poll_interval = poll_interval
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._arrived = asyncio.Event()  # set with every message put in the inbox
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._reconciled = False
+
+    # -- what Asterisk says (called synchronously by the AMI client for every event) ------------
+
+    def on_ami_event(self, message: Message) -> None:
+        event = message.get("Event", "")
+        ours = (
+            (event == "OriginateResponse" and message.get("ActionID", "").startswith("cb-"))
+            or (event == "UserEvent" and message.get("UserEvent") in _USER_EVENTS)
+            or (event in ("Hangup", "DialEnd") and message.get("Uniqueid", "").startswith("cb-"))
+        )
+        if ours:
+            self.inbox.put_nowait(message)
+            self._arrived.set()
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, connected: Callable[[], bool]) -> None:
+        log.info("callbacks.started", max_concurrent=self.placing.max_concurrent)
+        while not stop.is_set():
+            if connected():
+                try:
+                    await self.run_once()
+                except Exception:  # a database or AMI fault: logged, tried again next round
+                    self.metrics.inc("hotline_callback_errors_total")
+                    log.exception("callbacks.round_failed")
+            await self._nap(stop)
+        log.info("callbacks.stopped")
+
+    async def run_once(self) -> int:
+        """Reconcile once (after a start), record what Asterisk said, place what is due and
+        allowed; how many calls were placed."""
+        if not self._reconciled:
+            await self.reconcile()
+            self._reconciled = True
+        self._arrived.clear()  # before draining: a message after this wakes the next nap
+        while not self.inbox.empty():
+            await self.record(self.inbox.get_nowait())
+        placed = 0
+        for due in await self._claim():
+            placed += await self._place(due)
+        return placed
+
+    async def _nap(self, stop: asyncio.Event) -> None:
+        waits = {asyncio.create_task(self.clock.sleep_until(self.clock.now() + self.poll_interval)), asyncio.create_task(stop.wait())}
+        waits.add(asyncio.create_task(self._arrived.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    # -- placing ----------------------------------------------------------------------------------
+
+    async def _claim(self) -> list[Due]:
+        """Due callbacks, best first, as many as the cap leaves room for; each gets its
+        attempt row (committed) before anything is sent. Outside the calling window they
+        move to its next opening instead."""
+        now = self.clock.now()
+        opens = next_open(now, self.placing.window, self.is_working_day, self.placing.tz)
+        async with write_transaction(self.engine) as conn:
+            if opens > now:
+                await conn.execute(
+                    update(callbacks)
+                    .where(callbacks.c.state == CallbackState.SCHEDULED.value, callbacks.c.next_attempt_at < opens)
+                    .values(next_attempt_at=opens, updated_at=now, version=callbacks.c.version + 1)
+                )
+                return []
+            busy = (await conn.execute(select(func.count()).select_from(callbacks).where(callbacks.c.state.in_(_BUSY)))).scalar_one()
+            room = self.placing.max_concurrent - busy
+            if room <= 0:
+                return []
+            query = (
+                select(callbacks.c.id, callbacks.c.mode, callbacks.c.number, callbacks.c.attempts, callbacks.c.agent_extension, callbacks.c.ticket_id)
+                .where(callbacks.c.state == CallbackState.SCHEDULED.value, callbacks.c.next_attempt_at <= now)
+                .order_by(callbacks.c.priority.desc(), callbacks.c.next_attempt_at, callbacks.c.id)
+                .limit(room)
+            )
+            if not self._sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = (await conn.execute(query)).all()
+            claimed = [Due(row.id, row.mode, row.number, row.attempts + 1, row.agent_extension, await _ticket_number(conn, row.ticket_id)) for row in rows]
+            for due in claimed:
+                await conn.execute(update(callbacks).where(callbacks.c.id == due.id).values(state=CallbackState.PLACING.value, attempts=due.attempt, next_attempt_at=None, updated_at=now, version=callbacks.c.version + 1))
+                await conn.execute(insert(callback_attempts).values(callback_id=due.id, attempt=due.attempt, channel_id=due.channel_id, started_at=now, data={}))
+        return claimed
+
+    async def _place(self, due: Due) -> int:
+        action = originate(due, self.placing)
+        try:
+            reply = await self.send(action)
+        except Exception as exc:  # not connected, timed out: it may or may not have gone out
+            log.warning("callback.originate_unanswered", callback=due.id, attempt=due.attempt, error=repr(exc))
+            await self._finish(due.channel_id, Outcome.FAILED, {"error": repr(exc)}, retry=False, note="no answer to the Originate from Asterisk: whether the call was placed is unknown")
+            return 0
+        if reply.get("Response") != "Success":
+            log.warning("callback.originate_refused", callback=due.id, attempt=due.attempt, message=reply.get("Message"))
+            await self._finish(due.channel_id, Outcome.FAILED, {"Response": str(reply.get("Response")), "Message": str(reply.get("Message", ""))}, retry=True)
+            return 0
+        async with self.engine.begin() as conn:
+            await conn.execute(update(callbacks).where(callbacks.c.id == due.id, callbacks.c.state == CallbackState.PLACING.value).values(state=CallbackState.IN_FLIGHT.value, updated_at=self.clock.now(), version=callbacks.c.version + 1))
+        self.metrics.inc("hotline_callbacks_placed_total")
+        log.info("callback.placed", callback=due.id, attempt=due.attempt, mode=due.mode, number=due.number, channel_id=due.channel_id)
+        return 1
+
+    # -- outcomes ---------------------------------------------------------------------------------
+
+    async def record(self, message: Message) -> None:
+        event = message.get("Event")
+        if event == "OriginateResponse":
+            channel_id = message.get("ActionID", "")
+            if message.get("Response") == "Success":
+                await self._note(channel_id, {"Response": "Success", "Reason": message.get("Reason", "")})
+            else:
+                outcome = outcome_of_response(message.get("Response", ""), message.get("Reason", ""))
+                await self._finish(channel_id, outcome, {"Response": message.get("Response", ""), "Reason": message.get("Reason", "")}, retry=True)
+        elif event == "UserEvent":
+            await self._user_event(message)
+        elif event == "DialEnd" and message.get("Context") == "hotline-callback":
+            # Agent-first: the agent's leg dialled the customer; DialStatus says how that went.
+            status = message.get("DialStatus", "")
+            await self._finish(message.get("Uniqueid", ""), _DIAL_STATUS.get(status, Outcome.FAILED), {"DialStatus": status}, retry=True)
+        elif event == "Hangup":
+            # The end of the call: whatever the dialplan did not report was not reached.
+            await self._finish(message.get("Uniqueid", ""), None, {"Cause": message.get("Cause", "")}, retry=True)
+
+    async def _user_event(self, message: Message) -> None:
+        channel_id = message.get("Uniqueid", "")
+        if message.get("UserEvent") == "HotlineSurvey":
+            score = message.get("Score", "")
+            data = {"Score": score, "ReadStatus": message.get("ReadStatus", "")}
+            await self._finish(channel_id, Outcome.ANSWERED, data, retry=False, score=survey_score(score))
+        else:
+            status = message.get("DialStatus", "")
+            await self._finish(channel_id, _DIAL_STATUS.get(status, Outcome.FAILED), {"DialStatus": status}, retry=True)
+
+    async def _note(self, channel_id: str, data: dict[str, str]) -> None:
+        async with self.engine.begin() as conn:
+            attempt = (await conn.execute(select(callback_attempts.c.id, callback_attempts.c.data).where(callback_attempts.c.channel_id == channel_id))).first()
+            if attempt is not None:
+                await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt.id).values(data={**attempt.data, **data}))
+
+    async def _finish(self, channel_id: str, outcome: Outcome | None, data: Mapping[str, str], *, retry: bool, score: int | None = None, note: str | None = None) -> None:
+        """End an attempt once (the first word on it wins; later ones only add data), then
+        its callback: done, scheduled again, or failed. `outcome` None: the call ended
+        with nothing reported; answered if Asterisk said the leg was answered."""
+        now = self.clock.now()
+        async with write_transaction(self.engine) as conn:
+            attempt = (await conn.execute(select(callback_attempts).where(callback_attempts.c.channel_id == channel_id))).mappings().first()
+            if attempt is None:
+                return  # not one of ours (another site's callback, or a channel id reused)
+            merged = {**attempt["data"], **data}
+            if attempt["ended_at"] is not None:
+                await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt["id"]).values(data=merged))
+                return
+            if outcome is None:
+                outcome = Outcome.ANSWERED if merged.get("Response") == "Success" and "DialStatus" not in merged else Outcome.FAILED
+            await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt["id"]).values(ended_at=now, outcome=outcome.value, data=merged))
+            row = (await conn.execute(select(callbacks).where(callbacks.c.id == attempt["callback_id"]))).mappings().one()
+            if row["state"] not in _BUSY:
+                return
+            values: dict[str, Any] = {"outcome": outcome.value, "updated_at": now, "version": row["version"] + 1}
+            if score is not None:
+                values["score"] = score
+            later = next_attempt(self.placing.retry, row["attempts"], outcome, now) if retry and outcome != Outcome.ANSWERED else None
+            if outcome == Outcome.ANSWERED:
+                values.update(state=CallbackState.DONE.value, open_key=None)
+            elif later is not None:
+                values.update(state=CallbackState.SCHEDULED.value, next_attempt_at=later)
+            else:
+                values.update(state=CallbackState.FAILED.value, open_key=None, note=note or f"{row['attempts']} attempts, the last: {outcome.value}")
+            await conn.execute(update(callbacks).where(callbacks.c.id == row["id"], callbacks.c.version == row["version"]).values(**values))
+        self.metrics.inc("hotline_callback_attempts_ended_total")
+        log.info("callback.attempt_ended", callback=attempt["callback_id"], attempt=attempt["attempt"], outcome=outcome.value, state=values["state"], next_attempt_at=values.get("next_attempt_at"), score=score)
+
+    # -- after a restart ----------------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Attempts the last run left open: a live channel finishes by its events; any other
+        is not placed again but failed, for a supervisor. How many were failed."""
+        async with self.engine.connect() as conn:
+            open_attempts = (await conn.execute(select(callback_attempts.c.channel_id).where(callback_attempts.c.ended_at.is_(None)))).scalars().all()
+        if not open_attempts:
+            return 0
+        live = await self.live_channels()
+        failed = 0
+        for channel_id in open_attempts:
+            if channel_id in live:
+                log.info("callback.still_live", channel_id=channel_id)
+                continue
+            await self._finish(channel_id, Outcome.FAILED, {"reconciled": "no live channel after a restart"}, retry=False, note="the service stopped while this call was placed and Asterisk has no such channel now: it was not placed again; check with the customer")
+            failed += 1
+        return failed
+
+
+async def _ticket_number(conn: AsyncConnection, ticket_id: int | None) -> str | None:
+    if ticket_id is None:
+        return None
+    return (await conn.execute(select(tickets.c.number).where(tickets.c.id == ticket_id))).scalar()
