@@ -108,12 +108,16 @@ class AmiClient:
         self._protocol: _Protocol | None = None
         self._manager: _Manager | None = None
         self._on_resync = on_resync
+        # Told every event as it is read, synchronously: they must only queue it (callbacks).
+        self.listeners: list[Callable[[Message], None]] = []
 
     # -- called by the protocol, synchronously, for every frame ---------------------------
 
     def on_event(self, message: Message) -> None:
         self.metrics.inc("hotline_ami_events_read_total")
         self.queue.put_nowait(message)
+        for listener in self.listeners:
+            listener(message)
 
     def on_malformed(self, frame: MalformedFrame) -> None:
         self.metrics.inc("hotline_ami_malformed_frames_total")
@@ -214,6 +218,14 @@ class AmiClient:
             raise AmiDisconnected()
         future = protocol.send(clean_action(action), as_list=as_list)
         return await asyncio.wait_for(future, timeout or self.settings.ping_timeout * 2)
+
+    async def send_originate(self, action: dict[str, Any]) -> Any:
+        """An `Async: true` Originate: resolves with Asterisk's first answer ("Originate
+        successfully queued", or an Error). Left to itself panoramisk would wait for the
+        OriginateResponse event too (the whole ring time) and keep it from the listeners;
+        as a single answer, the event that follows with the same ActionID is read like any
+        other event."""
+        return await self.send_action(action, as_list=False)
 
     async def resync(self, *, requested: bool = False) -> None:
         """Ask what is live now; the snapshot goes into the queue behind the events before it."""

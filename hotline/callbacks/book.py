@@ -5,7 +5,7 @@ callers, follow-ups, samples, the monthly calls, an agent's booking) writes it h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -35,12 +35,18 @@ class Owed:
     source_key: str | None = None  # one callback ever per key (follow-ups, samples, monthly)
 
 
+def utc(moment: datetime | None) -> datetime | None:
+    """Stored in UTC: SQLite keeps a datetime's wall time and drops its zone."""
+    return None if moment is None else moment.astimezone(UTC)
+
+
 def row_of(owed: Owed, now: datetime) -> dict[str, Any]:
+    due_at, deadline_at, now = utc(owed.due_at), utc(owed.deadline_at), utc(now)
     return {
         "kind": owed.kind.value, "mode": owed.mode.value, "number": owed.number, "customer_id": owed.customer_id,
         "ticket_id": owed.ticket_id, "call_id": owed.call_id, "tier": owed.tier, "priority": priority(owed.kind, owed.tier),
-        "state": CallbackState.SCHEDULED.value, "due_at": owed.due_at, "deadline_at": owed.deadline_at,
-        "next_attempt_at": owed.due_at, "attempts": 0, "max_attempts": owed.max_attempts,
+        "state": CallbackState.SCHEDULED.value, "due_at": due_at, "deadline_at": deadline_at,
+        "next_attempt_at": due_at, "attempts": 0, "max_attempts": owed.max_attempts,
         "agent_extension": owed.agent_extension, "outcome": None, "score": None, "note": owed.note,
         "open_key": owed.open_key, "source_key": owed.source_key, "created_at": now, "updated_at": now, "version": 0,
     }  # fmt: skip

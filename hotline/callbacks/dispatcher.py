@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,9 +32,10 @@ from hotline.clock import Clock
 from hotline.db.engine import write_transaction
 from hotline.metrics import Metrics
 
+from hotline.tickets.service import CallbackResult
 from hotline.tickets.tables import tickets
 
-from .model import CallbackState, Mode, Outcome, outcome_of_response, survey_score
+from .model import CallbackState, Mode, Outcome, outcome_of_response, sends_back, survey_score
 from .policy import CallingWindow, RetryPolicy, next_attempt, next_open
 from .tables import callback_attempts, callbacks
 
@@ -43,9 +44,13 @@ log = structlog.get_logger(__name__)
 Message = Mapping[str, str]
 Send = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
 LiveChannels = Callable[[], Awaitable[set[str]]]
+OnResult = Callable[[int, CallbackResult], Awaitable[object]]
 
 CALLER_ID = '"96655" <96655>'
 _BUSY = (CallbackState.PLACING.value, CallbackState.IN_FLIGHT.value)
+RECONCILE_EVERY = timedelta(minutes=5)
+RECONCILE_MIN_AGE = timedelta(seconds=30)
+_FINISHED = (CallbackState.DONE.value, CallbackState.FAILED.value)
 _USER_EVENTS = ("HotlineCallback", "HotlineSurvey")
 _DIAL_STATUS = {"ANSWER": Outcome.ANSWERED, "BUSY": Outcome.BUSY, "NOANSWER": Outcome.NO_ANSWER, "CONGESTION": Outcome.CONGESTION, "CHANUNAVAIL": Outcome.FAILED}
 
@@ -83,7 +88,8 @@ def originate(due: Due, placing: Placing) -> dict[str, Any]:
     """The Originate for one attempt (pure): agent-first rings the agent, whose answer
     runs hotline-callback to dial the customer; a survey calls the customer into
     hotline-survey."""
-    variables = f"HOTLINE_CALLBACK={due.id},HOTLINE_TICKET={due.ticket or ''}"
+    # One Variable header each, as Asterisk reads them (and as the transcripts send them).
+    variables = [f"HOTLINE_CALLBACK={due.id}", f"HOTLINE_TICKET={due.ticket or ''}"]
     common = {"Action": "Originate", "ActionID": due.channel_id, "ChannelId": due.channel_id, "Priority": "1", "CallerID": CALLER_ID,
               "Async": "true", "Timeout": str(placing.ring_seconds * 1000), "Variable": variables}  # fmt: skip
     if due.mode == Mode.AGENT_FIRST.value:
@@ -93,8 +99,9 @@ def originate(due: Due, placing: Placing) -> dict[str, Any]:
 
 
 class CallbackDispatcher:
-    def __init__(self, engine: AsyncEngine, clock: Clock, placing: Placing, send: Send, *, is_working_day: Callable[[date], bool], live_channels: LiveChannels, metrics: Metrics | None = None, poll_interval: timedelta = timedelta(seconds=1)) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, placing: Placing, send: Send, *, is_working_day: Callable[[date], bool], live_channels: LiveChannels, on_result: OnResult | None = None, metrics: Metrics | None = None, poll_interval: timedelta = timedelta(seconds=1)) -> None:
         self.engine, self.clock, self.placing, self.send = engine, clock, placing, send
+        self.on_result = on_result
         self.is_working_day, self.live_channels = is_working_day, live_channels
         self.metrics = metrics if metrics is not None else Metrics()
         self.poll_interval = poll_interval
@@ -102,6 +109,7 @@ class CallbackDispatcher:
         self._arrived = asyncio.Event()  # set with every message put in the inbox
         self._sqlite = engine.dialect.name == "sqlite"
         self._reconciled = False
+        self._reconciled_at = clock.now()
 
     # -- what Asterisk says (called synchronously by the AMI client for every event) ------------
 
@@ -121,7 +129,10 @@ class CallbackDispatcher:
     async def run(self, stop: asyncio.Event, connected: Callable[[], bool]) -> None:
         log.info("callbacks.started", max_concurrent=self.placing.max_concurrent)
         while not stop.is_set():
-            if connected():
+            if not connected():
+                # Events may be lost while the link is down: look again once it is back.
+                self._reconciled = False
+            else:
                 try:
                     await self.run_once()
                 except Exception:  # a database or AMI fault: logged, tried again next round
@@ -131,14 +142,16 @@ class CallbackDispatcher:
         log.info("callbacks.stopped")
 
     async def run_once(self) -> int:
-        """Reconcile once (after a start), record what Asterisk said, place what is due and
-        allowed; how many calls were placed."""
-        if not self._reconciled:
+        """Reconcile once (after a start or a reconnect), record what Asterisk said, put
+        finished results on their tickets, place what is due and allowed; how many calls
+        were placed."""
+        if not self._reconciled or self.clock.now() - self._reconciled_at >= RECONCILE_EVERY:
             await self.reconcile()
             self._reconciled = True
         self._arrived.clear()  # before draining: a message after this wakes the next nap
         while not self.inbox.empty():
             await self.record(self.inbox.get_nowait())
+        await self.report_pending()
         placed = 0
         for due in await self._claim():
             placed += await self._place(due)
@@ -160,8 +173,8 @@ class CallbackDispatcher:
         """Due callbacks, best first, as many as the cap leaves room for; each gets its
         attempt row (committed) before anything is sent. Outside the calling window they
         move to its next opening instead."""
-        now = self.clock.now()
-        opens = next_open(now, self.placing.window, self.is_working_day, self.placing.tz)
+        now = self.clock.now().astimezone(UTC)
+        opens = next_open(now, self.placing.window, self.is_working_day, self.placing.tz).astimezone(UTC)
         async with write_transaction(self.engine) as conn:
             if opens > now:
                 await conn.execute(
@@ -226,7 +239,9 @@ class CallbackDispatcher:
             await self._finish(message.get("Uniqueid", ""), _DIAL_STATUS.get(status, Outcome.FAILED), {"DialStatus": status}, retry=True)
         elif event == "Hangup":
             # The end of the call: whatever the dialplan did not report was not reached.
-            await self._finish(message.get("Uniqueid", ""), None, {"Cause": message.get("Cause", "")}, retry=True)
+            # Before the OriginateResponse (a busy phone hangs up first) it only notes the
+            # cause: the response says busy or no answer.
+            await self._finish(message.get("Uniqueid", ""), None, {"Cause": message.get("Cause", "")}, retry=True, only_after_response=True)
 
     async def _user_event(self, message: Message) -> None:
         channel_id = message.get("Uniqueid", "")
@@ -244,17 +259,17 @@ class CallbackDispatcher:
             if attempt is not None:
                 await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt.id).values(data={**attempt.data, **data}))
 
-    async def _finish(self, channel_id: str, outcome: Outcome | None, data: Mapping[str, str], *, retry: bool, score: int | None = None, note: str | None = None) -> None:
+    async def _finish(self, channel_id: str, outcome: Outcome | None, data: Mapping[str, str], *, retry: bool, score: int | None = None, note: str | None = None, only_after_response: bool = False) -> None:
         """End an attempt once (the first word on it wins; later ones only add data), then
         its callback: done, scheduled again, or failed. `outcome` None: the call ended
         with nothing reported; answered if Asterisk said the leg was answered."""
-        now = self.clock.now()
+        now = self.clock.now().astimezone(UTC)
         async with write_transaction(self.engine) as conn:
             attempt = (await conn.execute(select(callback_attempts).where(callback_attempts.c.channel_id == channel_id))).mappings().first()
             if attempt is None:
                 return  # not one of ours (another site's callback, or a channel id reused)
             merged = {**attempt["data"], **data}
-            if attempt["ended_at"] is not None:
+            if attempt["ended_at"] is not None or (only_after_response and "Response" not in attempt["data"]):
                 await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt["id"]).values(data=merged))
                 return
             if outcome is None:
@@ -266,7 +281,9 @@ class CallbackDispatcher:
             values: dict[str, Any] = {"outcome": outcome.value, "updated_at": now, "version": row["version"] + 1}
             if score is not None:
                 values["score"] = score
-            later = next_attempt(self.placing.retry, row["attempts"], outcome, now) if retry and outcome != Outcome.ANSWERED else None
+            # The row's own budget (an agent's booking may allow fewer) within the policy's.
+            tries_left = retry and outcome != Outcome.ANSWERED and row["attempts"] < row["max_attempts"]
+            later = next_attempt(self.placing.retry, row["attempts"], outcome, now) if tries_left else None
             if outcome == Outcome.ANSWERED:
                 values.update(state=CallbackState.DONE.value, open_key=None)
             elif later is not None:
@@ -276,14 +293,42 @@ class CallbackDispatcher:
             await conn.execute(update(callbacks).where(callbacks.c.id == row["id"], callbacks.c.version == row["version"]).values(**values))
         self.metrics.inc("hotline_callback_attempts_ended_total")
         log.info("callback.attempt_ended", callback=attempt["callback_id"], attempt=attempt["attempt"], outcome=outcome.value, state=values["state"], next_attempt_at=values.get("next_attempt_at"), score=score)
+        if values["state"] in _FINISHED and row["ticket_id"] is not None:
+            await self._report(attempt["callback_id"])
 
-    # -- after a restart ----------------------------------------------------------------------------
+    # -- results on tickets -------------------------------------------------------------------------
+
+    async def report_pending(self) -> int:
+        """Finished callbacks whose result is not on their ticket yet (a crash came between)."""
+        async with self.engine.connect() as conn:
+            pending = (await conn.execute(select(callbacks.c.id).where(callbacks.c.state.in_(_FINISHED), callbacks.c.ticket_id.is_not(None), callbacks.c.reported_at.is_(None)))).scalars().all()
+        for callback_id in pending:
+            await self._report(callback_id)
+        return len(pending)
+
+    async def _report(self, callback_id: int) -> None:
+        if self.on_result is None:
+            return
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(callbacks).where(callbacks.c.id == callback_id))).mappings().one()
+        score = row["score"]
+        result = CallbackResult(row["id"], row["kind"], row["state"], row["outcome"], score, row["attempts"], low=score is not None and sends_back(score))
+        await self.on_result(row["ticket_id"], result)  # once per callback: the ticket checks
+        async with self.engine.begin() as conn:
+            await conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(reported_at=self.clock.now()))
+
+    # -- after a restart or a reconnect, and every few minutes ------------------------------------
 
     async def reconcile(self) -> int:
-        """Attempts the last run left open: a live channel finishes by its events; any other
-        is not placed again but failed, for a supervisor. How many were failed."""
+        """Attempts left open (the service died, or their events were lost while the AMI
+        link was down): a live channel finishes by its events; any other is not placed
+        again but failed, for a supervisor. Attempts younger than RECONCILE_MIN_AGE are
+        left alone: their Originate may still be on its way. How many were failed."""
+        self._reconciled_at = self.clock.now()
+        older_than = self._reconciled_at - RECONCILE_MIN_AGE
         async with self.engine.connect() as conn:
-            open_attempts = (await conn.execute(select(callback_attempts.c.channel_id).where(callback_attempts.c.ended_at.is_(None)))).scalars().all()
+            query = select(callback_attempts.c.channel_id).where(callback_attempts.c.ended_at.is_(None), callback_attempts.c.started_at < older_than)
+            open_attempts = (await conn.execute(query)).scalars().all()
         if not open_attempts:
             return 0
         live = await self.live_channels()
@@ -292,7 +337,7 @@ class CallbackDispatcher:
             if channel_id in live:
                 log.info("callback.still_live", channel_id=channel_id)
                 continue
-            await self._finish(channel_id, Outcome.FAILED, {"reconciled": "no live channel after a restart"}, retry=False, note="the service stopped while this call was placed and Asterisk has no such channel now: it was not placed again; check with the customer")
+            await self._finish(channel_id, Outcome.FAILED, {"reconciled": "no live channel"}, retry=False, note="the outcome of this call was never heard (the service stopped, or the AMI link was down) and Asterisk has no such channel now: it was not placed again; check with the customer")
             failed += 1
         return failed
 

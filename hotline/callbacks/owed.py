@@ -44,7 +44,7 @@ def dialled(number: str, default_area_code: str) -> str:
     "5551234" -> "08275551234"); BadNumber when it is not a phone number."""
     canonical = normalise(number, default_area_code=default_area_code)
     if canonical.startswith("ext:"):
-        raise BadNumber("an internal extension is not called back", number=number)
+        raise BadNumber(number, "an internal extension is not called back")
     parsed = phonenumbers.parse(canonical)
     if parsed.country_code != 86:
         return "00" + canonical[1:]

@@ -41,6 +41,9 @@ callbacks = Table(
     Column("created_at", _When, nullable=False),
     Column("updated_at", _When, nullable=False),
     Column("version", Integer, nullable=False),
+    # When a finished callback's result was put on its ticket: null until then, so a
+    # result a crash interrupted is reported after the restart (once: the ticket checks).
+    Column("reported_at", _When),
     Index("ix_callbacks_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ux_callbacks_open_key", "open_key", unique=True),
     Index("ux_callbacks_source_key", "source_key", unique=True),

@@ -18,16 +18,19 @@ from hotline.tickets import departments, report, views
 from hotline.tickets import repository as repo
 from hotline.tickets.deadline_sync import DeadlineBook
 from hotline.tickets.errors import DeadlineNotOpen, ExtensionDecided, ExtensionPending, FollowUpRequired, Forbidden
-from hotline.tickets.events import TicketChanged
+from hotline.tickets.events import TicketChanged, TicketOpened
 from hotline.tickets.lifecycle import TicketAction, TicketStatus, transition
 from hotline.tickets.opening import TicketOpening, facts_of
 from hotline.tickets.plan import DeadlineKind, needs_follow_up
+from hotline.tickets.standard import Category
 from hotline.tickets.tables import tickets
 from hotline.tickets.views import TicketFilter
 from hotline.users.store import Role, User
 from hotline.db.engine import write_transaction
 
 A, K = TicketAction, DeadlineKind
+# The service itself acting on a ticket (a callback's result): no user, every right.
+SERVICE = User(id=None, name="系统 / the service", role=Role.SUPERVISOR)  # type: ignore[arg-type]
 EVERYONE_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # Resolving settles the work's own clocks; the forward clock of a ticket resolved on the
 # spot is cancelled instead (nothing was left to forward).
@@ -79,8 +82,66 @@ async def _supervisor(conn: AsyncConnection, actor: User, ticket: repo.Ticket) -
         raise Forbidden(f"only a supervisor approves or rejects extensions; {actor.name} is {actor.role.value}", role=actor.role.value)
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    """What a callback placed for a ticket found (hotline.callbacks): its outcome
+    (answered, busy, no_answer ...), the survey's score if one was keyed, and whether the
+    callback is done or failed after its attempts."""
+
+    callback_id: int
+    kind: str
+    state: str
+    outcome: str | None
+    score: int | None
+    attempts: int
+    low: bool  # a low score: back to the department as a new forwarded item
+
+
 class TicketService(TicketOpening):
     """The ticket use cases; opening (by call or by hand) comes from TicketOpening."""
+
+    async def report_callback(self, ticket_id: int, result: CallbackResult) -> int | None:
+        """A callback's result on the ticket's timeline, once per callback (the service is
+        the actor). An answered follow-up of a resolved ticket starts its follow-up and
+        meets the follow-up deadline; a low score opens a new complaint ticket for the same
+        customer, owned by the same agent, and hands it to the department that worked the
+        first (四.4: 回访中发现的问题转相关部门). Returns that new ticket's id."""
+        now = self.clock.now()
+        async with write_transaction(self.engine) as conn:
+            ticket = await repo.ticket(conn, ticket_id)
+            if ticket is None or await repo.has_callback_result(conn, ticket_id, result.callback_id):
+                return None
+            data = {"callback_id": result.callback_id, "kind": result.kind, "state": result.state, "outcome": result.outcome, "score": result.score, "attempts": result.attempts}
+            changes: dict[str, Any] = {"updated_at": now}
+            answered = result.outcome == "answered"
+            if answered and ticket.status == TicketStatus.RESOLVED:
+                book = await DeadlineBook.load(conn, ticket_id, self.policy, self.escalate_every)
+                await book.meet([K.FOLLOW_UP], now)
+                changes["status"] = transition(TicketStatus.RESOLVED, A.START_FOLLOW_UP).value
+                if book.changes:
+                    data["deadlines"] = book.changes
+            new_ticket: tuple[int, str] | None = None
+            if answered and result.low:
+                score = f"{result.score}/5" if result.score is not None else "-"
+                summary = f"回访不满意（评分 {score}），原工单 {ticket.number} / unhappy in the follow-up (score {score}) of {ticket.number}"
+                values = {
+                    "source": "other", "category": Category.COMPLAINT.value, "tier": ticket.tier, "area": ticket.area,
+                    "customer_id": ticket.customer_id, "caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
+                    "owner_user_id": ticket.owner_user_id, "summary": summary,
+                }  # fmt: skip
+                new_ticket = await self._create(conn, values, None, now, {"from_ticket": ticket.number, "callback_id": result.callback_id})
+                data["new_ticket"] = new_ticket[1]
+            await repo.change_ticket(conn, ticket_id, changes)
+            reason = f"回访 {result.outcome or '-'}" + (f"，评分 {result.score}" if result.score is not None else "")
+            await repo.record(conn, ticket_id, "callback_result", now, None, reason, data)
+        status = changes.get("status", ticket.status)
+        await self.bus.publish(TicketChanged(ticket_id, ticket.number, now, "callback_result", None, status))
+        if new_ticket is None:
+            return None
+        await self.bus.publish(TicketOpened(new_ticket[0], new_ticket[1], now, ticket.owner_user_id, None))
+        if ticket.department_id is not None:
+            await self.forward(SERVICE, new_ticket[0], ticket.department_id, f"回访不满意，原工单 {ticket.number}")
+        return new_ticket[0]
 
     async def list_tickets(self, actor: User, wanted: TicketFilter) -> tuple[list[dict[str, Any]], int]:
         """The tickets `actor` may see (a department only its own), filtered, newest first."""

@@ -105,9 +105,17 @@ def build_confdir(a: Asterisk) -> None:
     def extensions(t: str) -> str:
         t = _set(t, "HOTLINE_AGI_HOST", "127.0.0.1", "extensions.conf")
         t = _set(t, "HOTLINE_AGI_PORT", str(a.agi_port), "extensions.conf")
+        # Callbacks reach the lab's simulated customers, not a carrier.
+        t = _set(t, "HOTLINE_OUTBOUND_PREFIX", "Local/", "extensions.conf")
+        t = _set(t, "HOTLINE_OUTBOUND_SUFFIX", "@customers", "extensions.conf")
         return t + "\n#include lab-extensions.conf\n"
 
+    def modules(t: str) -> str:
+        # The simulated customers press their key with SendDTMF, which the PBX itself never needs.
+        return t + "\n; The lab's customers\nload = app_senddtmf.so\n"
+
     edit("manager.conf", manager)
+    edit("modules.conf", modules)
     edit("pjsip.conf", pjsip)
     edit("extensions.conf", extensions)
 
