@@ -58,6 +58,9 @@ async def schedule(conn: AsyncConnection, owed: Owed, now: datetime) -> int | No
     try:
         async with conn.begin_nested():
             created = (await conn.execute(insert(callbacks).values(row_of(owed, now)).returning(callbacks.c.id))).scalar_one()
-    except IntegrityError:
+    except IntegrityError as exc:
+        # Only the two keys mean "owed already"; a broken foreign key is a fault.
+        if "open_key" not in str(exc) and "source_key" not in str(exc):
+            raise
         return None
     return int(created)
