@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -16,6 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.ami.client import AmiClient
 from hotline.ami.presence import AgentPresence
 from hotline.ami.tracker import CallTracker
+from hotline.callbacks.desk import CallbackDesk
+from hotline.callbacks.dispatcher import CallbackDispatcher, Placing
+from hotline.callbacks.model import CallbackKind
+from hotline.callbacks.owed import LostCallers, LostCallPolicy
+from hotline.callbacks.planner import FollowUpPlanner
 from hotline.calls.capture import CallCapture
 from hotline.calls.store import CallStore
 from hotline.clock import Clock, SystemClock
@@ -31,6 +37,7 @@ from hotline.routing.agi import FastAgiServer
 from hotline.routing.answer import RoutingService
 from hotline.routing.directory import CustomerDirectory
 from hotline.routing.numbers import normalise
+from hotline.routing.decide import in_working_hours
 from hotline.routing.rules import rules_from_settings
 from hotline.testing.pbx import PbxDouble
 from hotline.tickets.departments import Departments
@@ -43,6 +50,7 @@ from hotline.users.sessions import SessionStore
 from hotline.users.store import UserStore
 from hotline.web.app import create_app
 from hotline.web.auth import add_auth_routes
+from hotline.web.callbacks import add_callback_routes
 from hotline.web.customers import add_customer_routes
 from hotline.web.pages import add_page_routes
 from hotline.web.tickets import add_ticket_routes
@@ -83,6 +91,9 @@ class Parts:
     hub: Hub
     pops: ScreenPops
     feed: ConsoleFeed
+    callbacks: CallbackDispatcher
+    lost_callers: LostCallers
+    follow_ups: FollowUpPlanner
     pbx: PbxDouble | None
 
 
@@ -103,7 +114,15 @@ async def build(settings: Settings) -> Parts:
     deadlines = DeadlineScheduler(engine, bus, clock, escalate_every=t.escalation_interval, metrics=metrics)
     hub = Hub(clock)
     pops, feed = ScreenPops(hub, engine, directory, capture.store), ConsoleFeed(hub, engine, capture.store)
+    callbacks, lost_callers = _callbacks(settings, engine, clock, metrics, client, capture.store, tickets)
     _subscribe(bus, live, tickets, deadlines, pops, feed)
+    lost_callers.subscribe(bus)
+    c = settings.callbacks
+    follow_ups = FollowUpPlanner(
+        engine, clock, window=c.window(), is_working_day=t.calendar().is_working_day, tz=ZoneInfo(settings.routing.timezone),
+        mode_of=c.mode_of, max_attempts=c.max_attempts, default_area_code=settings.routing.default_area_code, policy=t.policy(),
+    )  # fmt: skip
+    follow_ups.subscribe(bus)
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
@@ -114,8 +133,26 @@ async def build(settings: Settings) -> Parts:
         _routing_server(settings, directory, presence, metrics, clock),
         tickets, Departments(engine, clock), deadlines,
         UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
-        hub, pops, feed, pbx,
+        hub, pops, feed, callbacks, lost_callers, follow_ups, pbx,
     )  # fmt: skip
+
+
+def _callbacks(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: Metrics, client: AmiClient, calls: CallStore, tickets: TicketService) -> tuple[CallbackDispatcher, LostCallers]:
+    """Callbacks: who is owed one (lost callers now; follow-ups by the planner) and the
+    dispatcher that places them through the AMI connection and hears their events."""
+    c, r = settings.callbacks, settings.routing
+    calendar = settings.tickets.calendar()
+    rules = rules_from_settings(r, working_day=calendar.is_working_day)
+    lost = LostCallers(engine, calls, clock, LostCallPolicy(c.mode_of(CallbackKind.ABANDONED), c.max_attempts, r.default_area_code), in_working_hours=partial(in_working_hours, rules))
+    placing = Placing(c.agent_channel, c.outbound_channel, c.default_agent_extension, c.ring_seconds, c.max_concurrent, c.window(), c.retry(), ZoneInfo(r.timezone))
+
+    async def live_channels() -> set[str]:
+        replies = await client.send_action({"Action": "CoreShowChannels"}, as_list=True, timeout=30)
+        return {str(m.get("Uniqueid")) for m in replies if m.get("Event") == "CoreShowChannel"}
+
+    dispatcher = CallbackDispatcher(engine, clock, placing, client.send_originate, is_working_day=calendar.is_working_day, live_channels=live_channels, on_result=tickets.report_callback, metrics=metrics)
+    client.listeners.append(dispatcher.on_ami_event)
+    return dispatcher, lost
 
 
 def _subscribe(bus: EventBus, live: EventBus, tickets: TicketService, deadlines: DeadlineScheduler, pops: ScreenPops, feed: ConsoleFeed) -> None:
@@ -157,18 +194,22 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     ami = asyncio.create_task(parts.client.run(ami_stop), name="ami")
     capturing = asyncio.create_task(parts.capture.run(parts.client.queue), name="capture")
     deadlines = asyncio.create_task(parts.deadlines.run(deadlines_stop), name="deadlines")
+    long_lived = {ami, capturing, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups")}
+    if settings.callbacks.enabled:
+        long_lived.add(asyncio.create_task(parts.callbacks.run(deadlines_stop, lambda: parts.client.connected), name="callbacks"))
     demo = asyncio.create_task(_play_demo(parts.pbx, parts.client), name="demo-pbx") if parts.pbx is not None else None
-    tasks = [t for t in (ami, capturing, deadlines, demo) if t is not None]
+    tasks = [t for t in (*long_lived, demo) if t is not None]
     try:
-        await _supervise({ami, capturing, deadlines}, stop)
+        await _supervise(long_lived, stop)
     finally:
         # AMI first (logs off), then the capture stores what was already read; the
-        # deadline scheduler ends after its batch (cancelled mid-batch, it rolls back).
+        # deadline scheduler and the callbacks end after their round (cancelled mid-round,
+        # they roll back).
         ami_stop.set()
         deadlines_stop.set()
         await asyncio.wait({ami}, timeout=5)
         parts.client.queue.put_nowait(None)
-        await asyncio.wait({capturing, deadlines}, timeout=10)
+        await asyncio.wait(long_lived - {ami}, timeout=10)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -196,6 +237,9 @@ def web_app(settings: Settings, parts: Parts) -> web.Application:
     add_user_routes(app, parts.users, parts.sessions, on_change=[parts.hub.disconnect, parts.pops.agents.invalidate])
     add_customer_routes(app, parts.directory)
     add_ticket_routes(app, parts.tickets, parts.departments)
+    c = settings.callbacks
+    desk = CallbackDesk(parts.engine, parts.clock, mode_of=c.mode_of, max_attempts=c.max_attempts, default_area_code=settings.routing.default_area_code)
+    add_callback_routes(app, desk)
     add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello])
     add_page_routes(app)
     return app

@@ -283,7 +283,8 @@ class CallbackDispatcher:
                 values["score"] = score
             # The row's own budget (an agent's booking may allow fewer) within the policy's.
             tries_left = retry and outcome != Outcome.ANSWERED and row["attempts"] < row["max_attempts"]
-            later = next_attempt(self.placing.retry, row["attempts"], outcome, now) if tries_left else None
+            budget = RetryPolicy(row["max_attempts"], self.placing.retry.spacing)
+            later = next_attempt(budget, row["attempts"], outcome, now) if tries_left else None
             if outcome == Outcome.ANSWERED:
                 values.update(state=CallbackState.DONE.value, open_key=None)
             elif later is not None:

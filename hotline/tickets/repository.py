@@ -166,10 +166,11 @@ async def record(
     await conn.execute(insert(ticket_events).values(**stored(values)))
 
 
-async def has_callback_result(conn: AsyncConnection, ticket_id: int, callback_id: int) -> bool:
-    """Whether this callback's result is on the ticket's timeline already."""
+async def has_callback_result(conn: AsyncConnection, ticket_id: int, callback_id: int, attempts: int) -> bool:
+    """Whether this callback's result, after that many attempts, is on the ticket's
+    timeline already (a supervisor's retry of a failed callback gives it another)."""
     query = select(ticket_events.c.data).where(ticket_events.c.ticket_id == ticket_id, ticket_events.c.kind == "callback_result")
-    return any((data or {}).get("callback_id") == callback_id for data in (await conn.execute(query)).scalars())
+    return any((data or {}).get("callback_id") == callback_id and (data or {}).get("attempts") == attempts for data in (await conn.execute(query)).scalars())
 
 
 async def forward_times(conn: AsyncConnection, ticket_id: int) -> tuple[datetime | None, datetime | None]:

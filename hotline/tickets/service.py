@@ -109,7 +109,7 @@ class TicketService(TicketOpening):
         now = self.clock.now()
         async with write_transaction(self.engine) as conn:
             ticket = await repo.ticket(conn, ticket_id)
-            if ticket is None or await repo.has_callback_result(conn, ticket_id, result.callback_id):
+            if ticket is None or await repo.has_callback_result(conn, ticket_id, result.callback_id, result.attempts):
                 return None
             data = {"callback_id": result.callback_id, "kind": result.kind, "state": result.state, "outcome": result.outcome, "score": result.score, "attempts": result.attempts}
             changes: dict[str, Any] = {"updated_at": now}

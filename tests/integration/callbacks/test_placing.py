@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from hotline.ami.client import AmiClient
 from hotline.callbacks.book import Owed, schedule
+from hotline.callbacks.desk import CallbackDesk
 from hotline.callbacks.dispatcher import CallbackDispatcher, Placing
 from hotline.callbacks.model import CallbackKind, Mode
 from hotline.callbacks.policy import DEFAULT_RETRY, DEFAULT_WINDOW
@@ -350,3 +351,29 @@ async def test_nothing_is_placed_outside_the_calling_window(dialer: Dialer) -> N
     assert await dispatcher.run_once() == 0
     desk.clock.advance(timedelta(minutes=1))
     assert await dispatcher.run_once() == 1
+
+
+async def test_a_supervisors_retry_of_a_failed_callback_places_it_again_and_reports_again(dialer: Dialer) -> None:
+    desk = dialer.desk
+    ticket_id = await resolved_repair(desk)
+    callback_id = await dialer.owe("13900000486", mode=Mode.SURVEY, kind=CallbackKind.FOLLOW_UP, ticket_id=ticket_id, extension=None, max_attempts=1)
+    dispatcher = dialer.dispatcher()
+    await dispatcher.run_once()
+    await dialer.replay("callback-busy-and-noanswer", {"rec-28": f"cb-{callback_id}-1"}, dispatcher)
+    assert (await dialer.callback(callback_id))["state"] == "failed"
+    assert [r for k, _, r in await desk.timeline(ticket_id) if k == "callback_result"] == ["回访 busy"]
+
+    callbacks_desk = CallbackDesk(desk.engine, desk.clock, mode_of=lambda kind: Mode.SURVEY, max_attempts=2, default_area_code="0827")
+    await callbacks_desk.retry(desk.people["值班长"], callback_id)
+    assert await dispatcher.run_once() == 1
+    await dialer.replay("callback-busy-and-noanswer", {"rec-28": f"cb-{callback_id}-2"}, dispatcher)
+    row = await dialer.callback(callback_id)
+    assert (row["state"], row["attempts"], row["next_attempt_at"]) == ("scheduled", 2, desk.clock.now() + timedelta(minutes=10))
+    desk.clock.advance(timedelta(minutes=10))
+    assert await dispatcher.run_once() == 1
+    channel_id = f"cb-{callback_id}-3"
+    await dialer.replay("survey-dtmf", {"rec-32": channel_id, "1795533062.28": channel_id}, dispatcher)
+
+    assert (await dialer.callback(callback_id))["state"] == "done"
+    assert [r for k, _, r in await desk.timeline(ticket_id) if k == "callback_result"] == ["回访 busy", "回访 answered，评分 5"]
+    assert (await desk.ticket(ticket_id)).status == "follow_up"
