@@ -1,5 +1,6 @@
 """Reads the recorded Asterisk transcripts (traces/*.ami) into exact message bytes for replay."""
 
+import re
 from pathlib import Path
 
 TRACES_DIR: Path = Path(__file__).parent / "traces"
@@ -72,3 +73,14 @@ def of_call(events: list[bytes], linkedid: str) -> list[bytes]:
         if found is None or found == linkedid:
             kept.append(event)
     return kept
+
+
+def recorded_answer(name: str, ids: dict[str, str]) -> list[bytes]:
+    """What Asterisk sent after the recorder's Originate in NAME.ami: every event, the
+    OriginateResponse included, with each recorded id in `ids` (an ActionID, a Uniqueid)
+    replaced whole by ours: the answer to our own Originate, as Asterisk would send it
+    for a ChannelId (the callback-* and survey-* transcripts)."""
+    _, messages = split_messages((TRACES_DIR / f"{name}.ami").read_bytes())
+    pattern = re.compile(rb"(?<=: )(" + b"|".join(re.escape(k.encode()) for k in ids) + rb")(?=\r\n)")
+    events = [m for m in messages if headers(m).get("Event") not in (None, "FullyBooted")]
+    return [pattern.sub(lambda found: ids[found.group(1).decode()].encode(), m) for m in events]

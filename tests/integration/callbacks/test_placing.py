@@ -7,7 +7,6 @@ callback and on its ticket, the retries, the cap and exactly-once across a resta
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,7 +25,7 @@ from hotline.callbacks.tables import callback_attempts, callbacks
 from hotline.config import AmiSettings
 from hotline.metrics import Metrics
 from hotline.testing.pbx import PbxDouble
-from hotline.testing.transcripts import TRACES_DIR, headers, split_messages
+from hotline.testing.transcripts import recorded_answer
 from hotline.tickets import repository as repo
 from hotline.tickets.standard import Category
 from hotline.tickets.workdays import LOCAL_ZONE
@@ -85,15 +84,6 @@ class Dialer:
             row = {k: repo.utc(v) for k, v in (await conn.execute(select(callbacks).where(callbacks.c.id == callback_id))).mappings().one().items()}
             row["attempt_rows"] = [dict(a) for a in (await conn.execute(select(callback_attempts).where(callback_attempts.c.callback_id == callback_id).order_by(callback_attempts.c.attempt))).mappings()]
         return row
-
-
-def recorded_answer(name: str, ids: dict[str, str]) -> list[bytes]:
-    """What Asterisk sent after the recorder's Originate: every event (OriginateResponse
-    included), with each recorded id in `ids` replaced whole by ours."""
-    _, messages = split_messages((TRACES_DIR / f"{name}.ami").read_bytes())
-    pattern = re.compile(rb"(?<=: )(" + b"|".join(re.escape(k.encode()) for k in ids) + rb")(?=\r\n)")
-    events = [m for m in messages if "Event" in headers(m) and headers(m)["Event"] != "FullyBooted"]
-    return [pattern.sub(lambda found: ids[found.group(1).decode()].encode(), m) for m in events]
 
 
 async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
