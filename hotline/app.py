@@ -238,7 +238,7 @@ def web_app(settings: Settings, parts: Parts) -> web.Application:
     add_customer_routes(app, parts.directory)
     add_ticket_routes(app, parts.tickets, parts.departments)
     c = settings.callbacks
-    desk = CallbackDesk(parts.engine, parts.clock, mode_of=c.mode_of, max_attempts=c.max_attempts, default_area_code=settings.routing.default_area_code)
+    desk = CallbackDesk(parts.engine, parts.clock, mode_of=c.mode_of, max_attempts=c.max_attempts, default_area_code=settings.routing.default_area_code, complaint_found=parts.tickets.complaint_found)
     add_callback_routes(app, desk)
     add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello])
     add_page_routes(app)

@@ -7,7 +7,7 @@ The dispatcher (dispatcher.py) places the calls; this module never talks to Aste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,9 @@ BOOKING_HORIZON = timedelta(days=90)
 _NOTE_LIMIT = 4000
 
 
+ComplaintFound = Callable[[User, int, int, str], Awaitable[int]]
+
+
 class CallbackForbidden(HotlineError):
     """这个回呼不归您处理 / this callback is not yours to see or change."""
 
@@ -70,6 +73,12 @@ class CallbackChanged(HotlineError):
     """这个回呼刚被更改（也许是另一个人或拨号程序），请刷新后再试 / this callback changed meanwhile (someone else, or the dialer); reload and try again."""
 
     error_id = "callback_changed"
+
+
+class CallbackWithoutTicket(HotlineError):
+    """只有对工单的回访才能转回部门；请另开工单 / only a callback about a ticket can send a complaint back to its department; open a ticket instead."""
+
+    error_id = "callback_without_ticket"
 
 
 class CallbackAlreadyOwed(HotlineError):
@@ -182,8 +191,9 @@ async def _with_attempts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]
 
 
 class CallbackDesk:
-    def __init__(self, engine: AsyncEngine, clock: Clock, *, mode_of: Callable[[CallbackKind], Mode], max_attempts: int, default_area_code: str, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, *, mode_of: Callable[[CallbackKind], Mode], max_attempts: int, default_area_code: str, on_change: Callable[[], None] | None = None, complaint_found: ComplaintFound | None = None) -> None:
         self.engine, self.clock = engine, clock
+        self.complaint_found = complaint_found
         self.mode_of, self.max_attempts, self.default_area_code = mode_of, max_attempts, default_area_code
         self.on_change = on_change
 
@@ -243,6 +253,19 @@ class CallbackDesk:
         follow-up call."""
         text = result.strip() + (f"；{note.strip()}" if note and note.strip() else "")
         return await self._waiting_to(actor, callback_id, S.DONE, {"outcome": Outcome.ANSWERED.value, "note": _by(text, actor)}, "record")
+
+    async def complaint(self, actor: User, callback_id: int, note: str) -> dict[str, Any]:
+        """A complaint the customer made on this callback (an agent-first follow-up): back to
+        the department that worked its ticket as a new forwarded complaint (tickets'
+        complaint_found). Whoever may see the callback may report it."""
+        async with self.engine.connect() as conn:
+            row = await self._load(conn, actor, callback_id)
+        if row["ticket_id"] is None or self.complaint_found is None:
+            raise CallbackWithoutTicket(id=callback_id)
+        new_ticket = await self.complaint_found(actor, row["ticket_id"], callback_id, note.strip())
+        log.info("callback.complaint_found", callback=callback_id, by=actor.name, new_ticket=new_ticket)
+        self._changed()
+        return {**await self.get(actor, callback_id), "new_ticket_id": new_ticket}
 
     async def retry(self, actor: User, callback_id: int) -> dict[str, Any]:
         """A failed callback scheduled again now, with a new budget of attempts. The attempt

@@ -124,12 +124,7 @@ class TicketService(TicketOpening):
             if answered and result.low:
                 score = f"{result.score}/5" if result.score is not None else "-"
                 summary = f"回访不满意（评分 {score}），原工单 {ticket.number} / unhappy in the follow-up (score {score}) of {ticket.number}"
-                values = {
-                    "source": "other", "category": Category.COMPLAINT.value, "tier": ticket.tier, "area": ticket.area,
-                    "customer_id": ticket.customer_id, "caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
-                    "owner_user_id": ticket.owner_user_id, "summary": summary,
-                }  # fmt: skip
-                new_ticket = await self._create(conn, values, None, now, {"from_ticket": ticket.number, "callback_id": result.callback_id})
+                new_ticket = await self._send_back(conn, ticket, summary, None, now, result.callback_id)
                 data["new_ticket"] = new_ticket[1]
             await repo.change_ticket(conn, ticket_id, changes)
             reason = f"回访 {result.outcome or '-'}" + (f"，评分 {result.score}" if result.score is not None else "")
@@ -138,10 +133,41 @@ class TicketService(TicketOpening):
         await self.bus.publish(TicketChanged(ticket_id, ticket.number, now, "callback_result", None, status))
         if new_ticket is None:
             return None
+        await self._hand_back(ticket, new_ticket, now, SERVICE)
+        return new_ticket[0]
+
+    async def complaint_found(self, actor: User, ticket_id: int, callback_id: int, note: str) -> int:
+        """A complaint heard on a follow-up call (the agent who made it reports it): a new
+        complaint ticket for the same customer, owned by the first ticket's owner and
+        handed to the department that worked it, as for a low score. Returns its id."""
+        now = self.clock.now()
+        async with write_transaction(self.engine) as conn:
+            ticket = await repo.ticket(conn, ticket_id)
+            if ticket is None:
+                raise NotFound("no such ticket", id=ticket_id)
+            summary = f"回访发现投诉，原工单 {ticket.number}：{note} / a complaint in the follow-up of {ticket.number}: {note}"
+            new_ticket = await self._send_back(conn, ticket, summary, actor.id, now, callback_id)
+            await repo.record(conn, ticket_id, "complaint_found", now, actor.id, note, {"callback_id": callback_id, "new_ticket": new_ticket[1]})
+        await self.bus.publish(TicketChanged(ticket_id, ticket.number, now, "complaint_found", actor.id, ticket.status))
+        await self._hand_back(ticket, new_ticket, now, actor if actor.role in EVERYONE_ROLES else SERVICE)
+        return new_ticket[0]
+
+    async def _send_back(self, conn: AsyncConnection, ticket: repo.Ticket, summary: str, actor: int | None, now: datetime, callback_id: int) -> tuple[int, str]:
+        """The new complaint ticket a follow-up found (四.4: 回访中发现的问题转相关部门)."""
+        values = {
+            "source": "other", "category": Category.COMPLAINT.value, "tier": ticket.tier, "area": ticket.area,
+            "customer_id": ticket.customer_id, "caller_number": ticket.caller_number, "caller_name": ticket.caller_name,
+            "owner_user_id": ticket.owner_user_id, "summary": summary,
+        }  # fmt: skip
+        return await self._create(conn, values, actor, now, {"from_ticket": ticket.number, "callback_id": callback_id})
+
+    async def _hand_back(self, ticket: repo.Ticket, new_ticket: tuple[int, str], now: datetime, actor: User) -> None:
+        """Published once committed, then forwarded to the first ticket's department (its
+        own transaction: a crash in between leaves it open with its owner, whose 10-minute
+        forward clock runs and escalates as for any ticket)."""
         await self.bus.publish(TicketOpened(new_ticket[0], new_ticket[1], now, ticket.owner_user_id, None))
         if ticket.department_id is not None:
-            await self.forward(SERVICE, new_ticket[0], ticket.department_id, f"回访不满意，原工单 {ticket.number}")
-        return new_ticket[0]
+            await self.forward(actor, new_ticket[0], ticket.department_id, f"回访发现问题，原工单 {ticket.number}")
 
     async def list_tickets(self, actor: User, wanted: TicketFilter) -> tuple[list[dict[str, Any]], int]:
         """The tickets `actor` may see (a department only its own), filtered, newest first."""

@@ -26,6 +26,7 @@ ACTIONS: dict[str, tuple[dict[str, Parse], dict[str, Parse], Act]] = {
     "cancel": ({"reason": _text}, {}, lambda d, u, i, b: d.cancel(u, i, b["reason"])),
     "record": ({"result": _text}, {"note": _or_null(_text)}, lambda d, u, i, b: d.record(u, i, b["result"], b.get("note"))),
     "retry": ({}, {}, lambda d, u, i, b: d.retry(u, i)),
+    "complaint": ({"note": _text}, {}, lambda d, u, i, b: d.complaint(u, i, b["note"])),
 }
 
 

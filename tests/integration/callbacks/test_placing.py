@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from hotline.ami.client import AmiClient
 from hotline.callbacks.book import Owed, schedule
-from hotline.callbacks.desk import CallbackDesk
+from hotline.callbacks.desk import CallbackDesk, CallbackWithoutTicket
 from hotline.callbacks.dispatcher import CallbackDispatcher, Placing
 from hotline.callbacks.model import CallbackKind, Mode
 from hotline.callbacks.policy import DEFAULT_RETRY, DEFAULT_WINDOW
@@ -367,3 +367,35 @@ async def test_a_supervisors_retry_of_a_failed_callback_places_it_again_and_repo
     assert (await dialer.callback(callback_id))["state"] == "done"
     assert [r for k, _, r in await desk.timeline(ticket_id) if k == "callback_result"] == ["回访 busy", "回访 answered，评分 5"]
     assert (await desk.ticket(ticket_id)).status == "follow_up"
+
+
+async def test_a_complaint_heard_on_an_agent_first_follow_up_goes_back_to_the_department(dialer: Dialer) -> None:
+    desk = dialer.desk
+    ticket_id = await desk.open(category=Category.FAULT_REPORT, caller_number="13912345678")
+    await desk.service.forward(desk.people["小王"], ticket_id, desk.department_ids["维修部"])
+    await desk.service.acknowledge(desk.people["维修员"], ticket_id)
+    await desk.service.resolve(desk.people["维修员"], ticket_id, "换了光猫")
+    callback_id = await dialer.owe("13912345678", ticket_id=ticket_id, extension="8002")
+    dispatcher = dialer.dispatcher()
+    await dispatcher.run_once()
+    await dialer.replay("callback-agent-first", {"rec-25": f"cb-{callback_id}-1", "1795533038.20": f"cb-{callback_id}-1"}, dispatcher)
+    callbacks_desk = CallbackDesk(desk.engine, desk.clock, mode_of=lambda kind: Mode.AGENT_FIRST, max_attempts=3, default_area_code="0827", complaint_found=desk.service.complaint_found)
+
+    agent = replace(desk.people["小李"], extension="8002")  # the phone the callback rang
+    answer = await callbacks_desk.complaint(agent, callback_id, "装维人员态度差")
+
+    new = await desk.ticket(answer["new_ticket_id"])
+    original = await desk.ticket(ticket_id)
+    assert (new.status, new.category, new.department_id, new.owner_user_id) == ("forwarded", "complaint", original.department_id, original.owner_user_id)
+    assert "装维人员态度差" in (new.summary or "") and original.number in (new.summary or "")
+    assert ("complaint_found", desk.id_of("小李"), "装维人员态度差") in await desk.timeline(ticket_id)
+
+
+async def test_a_complaint_on_a_callback_without_a_ticket_is_refused_and_changes_nothing(dialer: Dialer) -> None:
+    desk = dialer.desk
+    callback_id = await dialer.owe("13912345678", kind=CallbackKind.ABANDONED, extension=None)
+    callbacks_desk = CallbackDesk(desk.engine, desk.clock, mode_of=lambda kind: Mode.AGENT_FIRST, max_attempts=3, default_area_code="0827", complaint_found=desk.service.complaint_found)
+    before = await desk.count_tickets()
+    with pytest.raises(CallbackWithoutTicket):
+        await callbacks_desk.complaint(desk.people["小王"], callback_id, "投诉")
+    assert await desk.count_tickets() == before

@@ -279,6 +279,25 @@ async def test_a_retried_lost_caller_takes_its_numbers_place_unless_another_hold
     assert (status, retried["state"]) == (200, "scheduled")
 
 
+async def test_a_complaint_found_on_a_follow_up_goes_back_to_the_department_as_a_forwarded_ticket(service: Service) -> None:
+    ticket = await _forwarded_ticket(service, "维修部")
+    call = await _owe(service, CallbackKind.FOLLOW_UP, "13900000002", state=S.DONE, attempts=1, ticket_id=ticket)
+    lost = await _owe(service, CallbackKind.ABANDONED, "13900000003", state=S.DONE, attempts=1)
+
+    status, refused = await service.call("POST", f"/api/callbacks/{call}/complaint", "值班长", {})
+    assert (status, refused["error_id"]) == (400, "bad_request")
+    status, refused = await service.call("POST", f"/api/callbacks/{lost}/complaint", "值班长", {"note": "投诉"})
+    assert (status, refused["error_id"]) == (409, "callback_without_ticket")
+    status, refused = await service.call("POST", f"/api/callbacks/{call}/complaint", "营业员", {"note": "投诉"})
+    assert (status, refused["error_id"]) == (403, "forbidden")
+    status, found = await service.call("POST", f"/api/callbacks/{call}/complaint", "值班长", {"note": "师傅没按约定时间上门"})
+
+    assert status == 200
+    status, new = await service.call("GET", f"/api/tickets/{found['new_ticket_id']}", "值班长")
+    assert (status, new["status"], new["category"], new["department_id"]) == (200, "forwarded", "complaint", service.department_ids["维修部"])
+    assert "师傅没按约定时间上门" in new["summary"]
+
+
 async def test_an_unknown_action_is_404(service: Service) -> None:
     waiting = await _owe(service, CallbackKind.ABANDONED, "13900000001")
 
