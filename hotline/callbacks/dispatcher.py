@@ -48,6 +48,8 @@ OnResult = Callable[[int, CallbackResult], Awaitable[object]]
 
 CALLER_ID = '"96655" <96655>'
 _BUSY = (CallbackState.PLACING.value, CallbackState.IN_FLIGHT.value)
+# A failed callback's reason, read by supervisors: Chinese first.
+_WORDS = {Outcome.BUSY: "占线", Outcome.NO_ANSWER: "无人接听", Outcome.REJECTED: "被拒接", Outcome.CONGESTION: "线路拥塞", Outcome.FAILED: "呼叫失败"}
 RECONCILE_EVERY = timedelta(minutes=5)
 RECONCILE_MIN_AGE = timedelta(seconds=30)
 _FINISHED = (CallbackState.DONE.value, CallbackState.FAILED.value)
@@ -208,7 +210,7 @@ class CallbackDispatcher:
             reply = await self.send(action)
         except Exception as exc:  # not connected, timed out: it may or may not have gone out
             log.warning("callback.originate_unanswered", callback=due.id, attempt=due.attempt, error=repr(exc))
-            await self._finish(due.channel_id, Outcome.FAILED, {"error": repr(exc)}, retry=False, note="no answer to the Originate from Asterisk: whether the call was placed is unknown")
+            await self._finish(due.channel_id, Outcome.FAILED, {"error": repr(exc)}, retry=False, note="Asterisk 未答复呼叫请求，不知是否已拨出，未再拨打，请与客户核实 / no answer to the Originate from Asterisk: whether the call was placed is unknown; not placed again, check with the customer")
             return 0
         if reply.get("Response") != "Success":
             log.warning("callback.originate_refused", callback=due.id, attempt=due.attempt, message=reply.get("Message"))
@@ -290,7 +292,9 @@ class CallbackDispatcher:
             elif later is not None:
                 values.update(state=CallbackState.SCHEDULED.value, next_attempt_at=later)
             else:
-                values.update(state=CallbackState.FAILED.value, open_key=None, note=note or f"{row['attempts']} attempts, the last: {outcome.value}")
+                reason = note or f"{row['attempts']} 次均未接通，最后一次：{_WORDS.get(outcome, outcome.value)} / {row['attempts']} attempt(s), the last: {outcome.value}"
+                # The reason comes first; what a person wrote on it (a booking's note) stays.
+                values.update(state=CallbackState.FAILED.value, open_key=None, note=reason + (f"\n{row['note']}" if row["note"] else ""))
             await conn.execute(update(callbacks).where(callbacks.c.id == row["id"], callbacks.c.version == row["version"]).values(**values))
         self.metrics.inc("hotline_callback_attempts_ended_total")
         log.info("callback.attempt_ended", callback=attempt["callback_id"], attempt=attempt["attempt"], outcome=outcome.value, state=values["state"], next_attempt_at=values.get("next_attempt_at"), score=score)
@@ -338,7 +342,7 @@ class CallbackDispatcher:
             if channel_id in live:
                 log.info("callback.still_live", channel_id=channel_id)
                 continue
-            await self._finish(channel_id, Outcome.FAILED, {"reconciled": "no live channel"}, retry=False, note="the outcome of this call was never heard (the service stopped, or the AMI link was down) and Asterisk has no such channel now: it was not placed again; check with the customer")
+            await self._finish(channel_id, Outcome.FAILED, {"reconciled": "no live channel"}, retry=False, note="未收到这次呼叫的结果（服务停止或与 Asterisk 的连接中断），Asterisk 上也已无此通话：未再拨打，请与客户核实 / the outcome of this call was never heard (the service stopped, or the AMI link was down) and Asterisk has no such channel now: it was not placed again; check with the customer")
             failed += 1
         return failed
 

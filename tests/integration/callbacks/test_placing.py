@@ -325,7 +325,7 @@ async def test_a_callback_fails_after_its_last_attempt_and_shows_why(dialer: Dia
     assert await dispatcher.run_once() == 0
     row = await dialer.callback(callback_id)
     assert (row["state"], row["outcome"], row["attempts"]) == ("failed", "busy", 2)
-    assert row["note"] == "2 attempts, the last: busy"
+    assert row["note"] == "2 次均未接通，最后一次：占线 / 2 attempt(s), the last: busy"
     assert [a["ChannelId"] for a in dialer.originates()] == [f"cb-{callback_id}-1", f"cb-{callback_id}-2"]
 
 
@@ -399,3 +399,15 @@ async def test_a_complaint_on_a_callback_without_a_ticket_is_refused_and_changes
     with pytest.raises(CallbackWithoutTicket):
         await callbacks_desk.complaint(desk.people["小王"], callback_id, "投诉")
     assert await desk.count_tickets() == before
+
+
+async def test_a_failed_booking_keeps_what_the_agent_wrote_after_the_reason(dialer: Dialer) -> None:
+    owed = Owed(CallbackKind.MANUAL, Mode.AGENT_FIRST, "13900000486", "regular", dialer.desk.clock.now(), 1, agent_extension="8001", note="客户下午三点后方便")
+    async with dialer.desk.engine.begin() as conn:
+        callback_id = await schedule(conn, owed, dialer.desk.clock.now())
+    dispatcher = dialer.dispatcher()
+    await dispatcher.run_once()
+    await dialer.replay("callback-busy-and-noanswer", {"rec-28": f"cb-{callback_id}-1"}, dispatcher)
+    row = await dialer.callback(callback_id)
+    assert row["state"] == "failed"
+    assert row["note"] == "1 次均未接通，最后一次：占线 / 1 attempt(s), the last: busy\n客户下午三点后方便"
