@@ -14,6 +14,8 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hotline.web.words import floor_reports, floor_spy, floor_states, floor_wallboard
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 LANG_COOKIE = "lang"
@@ -391,6 +393,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "callback_outcome.congestion": ("线路拥塞", "Congestion"),
     "callback_outcome.failed": ("呼叫失败", "Call failed"),
 }
+
+def _merge(*parts: Mapping[str, tuple[str, str]]) -> None:
+    for part in parts:
+        twice = MESSAGES.keys() & part.keys()
+        if twice:
+            raise AssertionError(f"console words defined twice: {sorted(twice)}")
+        MESSAGES.update(part)
+
+
+_merge(floor_states.MESSAGES, floor_reports.MESSAGES, floor_spy.MESSAGES, floor_wallboard.MESSAGES)
 
 CATALOGUE: dict[str, dict[str, str]] = {
     language: {key: pair[index] for key, pair in MESSAGES.items()} for index, language in enumerate(LANGUAGES)

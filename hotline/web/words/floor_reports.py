@@ -1,0 +1,3 @@
+"""Words of the floor (issue "Run the floor"): key -> (zh-CN, en)."""
+
+MESSAGES: dict[str, tuple[str, str]] = {}
