@@ -405,6 +405,58 @@ class CallbacksSettings:
         return Mode(self.modes.get(kind.value, DEFAULT_MODES.get(kind, Mode.AGENT_FIRST)))
 
 
+def _texts(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value or any(not item.strip() or len(item) > 40 for item in value):
+        raise _Invalid("must list one or more names of 1 to 40 characters")
+    return tuple(value)
+
+
+def _seconds_whole(value: int) -> int:
+    if value < 0 or value > 600:
+        raise _Invalid(f"must be a whole number of seconds from 0 to 600, not {value}")
+    return value
+
+
+def _days_count(value: int) -> int:
+    if value < 1 or value > 90:
+        raise _Invalid(f"must be a whole number of days from 1 to 90, not {value}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class FloorSettings:
+    """The floor (kpis.md): agents' states on Asterisk's queues, the figures and their
+    targets. Every target is a default the operator may change."""
+
+    # 签入: the queues an agent logs in to, as which member (templates: {extension}).
+    login_queues: tuple[str, ...] = _setting(("hotline",), check=_texts)
+    member_interface: str = _setting("PJSIP/{extension}", check=_channel_template("extension"))
+    member_name: str = _setting("agent-{extension}")
+    # 示忙 reasons an agent picks from; after-call work (话后整理) is a pause with its own reason.
+    pause_reasons: tuple[str, ...] = _setting(("小休", "就餐", "培训"), check=_texts)
+    wrapup_reason: str = _setting("话后整理")
+    # After each answered hotline call the agent is paused in after-call work, which they
+    # end; past wrapup_limit the supervisors are told.
+    wrapup_after_calls: bool = _setting(True)
+    wrapup_limit: str = _setting("2min", check=_duration_text)
+    # The figures: 15秒接通率's threshold, a short abandon not counted as lost (0: every one),
+    # 重复来电 within this many days.
+    answer_threshold_seconds: int = _setting(15, check=_seconds_whole)
+    short_abandon_seconds: int = _setting(0, check=_seconds_whole)
+    repeat_days: int = _setting(3, check=_days_count)
+    target_answer_rate: float = _setting(0.95, check=_fraction)
+    target_service_level: float = _setting(0.80, check=_fraction)
+    target_lost_rate: float = _setting(0.05, check=_fraction)
+    # 监听 / 耳语 / 强插: the supervisor's own phone is called (Originate) into ChanSpy.
+    supervisor_phone: str = _setting("PJSIP/{extension}", check=_channel_template("extension"))
+
+    @property
+    def wrapup_limit_interval(self) -> timedelta:
+        interval = _duration(self.wrapup_limit, "floor.wrapup_limit", [])
+        assert interval is not None, "checked when the settings were loaded"
+        return interval
+
+
 @dataclasses.dataclass(frozen=True)
 class LogSettings:
     format: str = _setting("auto", check=_one_of(LOG_FORMATS))  # auto: console on a TTY, else json
@@ -420,6 +472,7 @@ class Settings:
     routing: RoutingSettings = dataclasses.field(default_factory=RoutingSettings)
     tickets: TicketsSettings = dataclasses.field(default_factory=TicketsSettings)
     callbacks: CallbacksSettings = dataclasses.field(default_factory=CallbacksSettings)
+    floor: FloorSettings = dataclasses.field(default_factory=FloorSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
 
     @property

@@ -129,6 +129,10 @@ def test_every_key_has_an_environment_variable() -> None:
         "enabled": "no", "agent_channel": "Local/{extension}@agents", "outbound_channel": "Local/{number}@customers",
         "ring_seconds": "20", "max_concurrent": "4", "max_attempts": "5", "window_start": "08:00", "window_end": "21:00",
         "working_days_only": "yes", "modes": '{"follow_up": "agent_first"}',
+        "login_queues": "hotline,vip", "member_interface": "Local/{extension}@agents/n", "member_name": "坐席{extension}",
+        "pause_reasons": "小休,开会", "wrapup_reason": "整理", "wrapup_after_calls": "no", "wrapup_limit": "3min",
+        "answer_threshold_seconds": "20", "short_abandon_seconds": "5", "repeat_days": "7", "target_answer_rate": "0.9",
+        "target_service_level": "0.7", "target_lost_rate": "0.1", "supervisor_phone": "Local/{extension}@agents",
         **{f"retry_{outcome}": "7min" for outcome in ("busy", "no_answer", "rejected", "congestion", "failed")},
         **{f"{tier}_priority": "7" for tier in ("vip", "key_account", "private_network", "regular")},
     }
