@@ -195,16 +195,21 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     capturing = asyncio.create_task(parts.capture.run(parts.client.queue), name="capture")
     deadlines = asyncio.create_task(parts.deadlines.run(deadlines_stop), name="deadlines")
     long_lived = {ami, capturing, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups")}
-    if settings.callbacks.enabled:
-        long_lived.add(asyncio.create_task(parts.callbacks.run(deadlines_stop, lambda: parts.client.connected), name="callbacks"))
+    callbacks_stop = asyncio.Event()
+    placing = asyncio.create_task(parts.callbacks.run(callbacks_stop, lambda: parts.client.connected), name="callbacks") if settings.callbacks.enabled else None
+    if placing is not None:
+        long_lived.add(placing)
     demo = asyncio.create_task(_play_demo(parts.pbx, parts.client), name="demo-pbx") if parts.pbx is not None else None
     tasks = [t for t in (*long_lived, demo) if t is not None]
     try:
         await _supervise(long_lived, stop)
     finally:
-        # AMI first (logs off), then the capture stores what was already read; the
-        # deadline scheduler and the callbacks end after their round (cancelled mid-round,
-        # they roll back).
+        # Callbacks first (a round in hand finishes: a call being placed gets its answer),
+        # then AMI (logs off), then the capture stores what was already read; the deadline
+        # scheduler and the planner end after their round (cancelled mid-round, they roll back).
+        callbacks_stop.set()
+        if placing is not None:
+            await asyncio.wait({placing}, timeout=5)
         ami_stop.set()
         deadlines_stop.set()
         await asyncio.wait({ami}, timeout=5)

@@ -37,6 +37,10 @@ class AmiDisconnected(HotlineError):
     error_id = "ami_disconnected"
 
 
+class OriginateNotSent(AmiDisconnected):
+    """Not connected to Asterisk: the Originate was not written, so it was not placed."""
+
+
 class LoginRefused(HotlineError):
     """Asterisk refused the AMI login: check ami.username and ami.secret against manager.conf."""
 
@@ -60,7 +64,9 @@ class _Protocol(AMIProtocol):
         for frame in self.framer.feed(data):
             if type(frame) is dict:
                 action_id = frame.get("ActionID")
-                if action_id is not None and action_id in self.responses:
+                # An OriginateResponse is an event for the listeners, even when its action
+                # timed out waiting for the first answer and is still registered.
+                if action_id is not None and action_id in self.responses and frame.get("Event") != "OriginateResponse":
                     self.handle_message(PanoramiskMessage(frame))
                 elif "Event" in frame:
                     client.on_event(frame)
@@ -224,7 +230,10 @@ class AmiClient:
         successfully queued", or an Error). Left to itself panoramisk would wait for the
         OriginateResponse event too (the whole ring time) and keep it from the listeners;
         as a single answer, the event that follows with the same ActionID is read like any
-        other event."""
+        other event. OriginateNotSent when not connected: nothing was written."""
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            raise OriginateNotSent()
         return await self.send_action(action, as_list=False)
 
     async def resync(self, *, requested: bool = False) -> None:

@@ -37,6 +37,8 @@ log = structlog.get_logger(__name__)
 S = CallbackState
 WATCHERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 LOST = (CallbackKind.ABANDONED.value, CallbackKind.AFTER_HOURS.value)
+# The standard's own checks on people's work: cancelled by supervisors only.
+SUPERVISED = (CallbackKind.FOLLOW_UP.value, CallbackKind.SAMPLED.value, CallbackKind.VIP_MONTHLY.value)
 # A customer asks for "tomorrow afternoon" or "after the holiday", not for next season.
 BOOKING_HORIZON = timedelta(days=90)
 _NOTE_LIMIT = 4000
@@ -79,6 +81,12 @@ class CallbackWithoutTicket(HotlineError):
     """只有对工单的回访才能转回部门；请另开工单 / only a callback about a ticket can send a complaint back to its department; open a ticket instead."""
 
     error_id = "callback_without_ticket"
+
+
+class CallbackNotAnswered(HotlineError):
+    """客户尚未接通这次回访 / the customer has not been reached on this callback."""
+
+    error_id = "callback_not_answered"
 
 
 class CallbackAlreadyOwed(HotlineError):
@@ -244,7 +252,14 @@ class CallbackDesk:
         return await self.get(actor, created)
 
     async def cancel(self, actor: User, callback_id: int, reason: str) -> dict[str, Any]:
-        """Only one not yet placed: a call that is ringing is let finish."""
+        """Only one not yet placed: a call that is ringing is let finish. The standard's
+        follow-ups, samples and VIPs' monthly calls check the work of the people who could
+        see them: only a supervisor cancels those."""
+        if actor.role not in WATCHERS:
+            async with self.engine.connect() as conn:
+                row = await self._load(conn, actor, callback_id)
+            if row["kind"] in SUPERVISED:
+                raise CallbackForbidden(f"only a supervisor cancels a {row['kind']} callback", kind=row["kind"])
         return await self._waiting_to(actor, callback_id, S.CANCELLED, {"note": _by(f"取消 / cancelled: {reason.strip()}", actor)}, "cancel")
 
     async def record(self, actor: User, callback_id: int, result: str, note: str | None = None) -> dict[str, Any]:
@@ -262,6 +277,8 @@ class CallbackDesk:
             row = await self._load(conn, actor, callback_id)
         if row["ticket_id"] is None or self.complaint_found is None:
             raise CallbackWithoutTicket(id=callback_id)
+        if row["outcome"] != Outcome.ANSWERED.value:
+            raise CallbackNotAnswered(id=callback_id, state=row["state"])
         new_ticket = await self.complaint_found(actor, row["ticket_id"], callback_id, note.strip())
         log.info("callback.complaint_found", callback=callback_id, by=actor.name, new_ticket=new_ticket)
         self._changed()

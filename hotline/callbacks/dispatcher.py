@@ -2,22 +2,27 @@
 happened to each call.
 
 Exactly once: an attempt's row (its ChannelId, which is also the ActionID and becomes the
-new channel's Uniqueid) is committed before the Originate is sent. After a restart an
-attempt with no end is never sent again: if Asterisk still has the channel, its events end
-it; if not, the callback is marked failed with the reason, for a supervisor to look at.
-Asterisk itself refuses a second live channel with the same ChannelId.
+new channel's Uniqueid) is committed before the Originate is sent. An Originate that could
+not be written (not connected) is given back; one that was written but not answered is
+never sent again. After a restart, a reconnect and every few minutes, attempts with no end
+are checked against Asterisk's channels: a live one ends by its events, any other is
+failed with the reason for a supervisor. Asterisk itself refuses a second live channel
+with the same ChannelId.
 
 Outcomes come from the Originate's answer, the OriginateResponse event (Reason: 3 no
-answer, 5 busy, 8 congestion, 4 answered), the dialplan's UserEvents (HotlineCallback:
-the customer's DialStatus after the agent answered, also read from the DialEnd of the
-agent's leg in hotline-callback; HotlineSurvey: the score) and the Hangup of the channel. Several instances may run: claims lock their rows (SKIP LOCKED on
-PostgreSQL, the write lock on SQLite) and every write of an outcome is conditional, so an
-event heard by every instance is recorded once.
+answer, 5 busy, 8 congestion, 4 answered; for agent-first the agent's phone), the
+dialplan's UserEvents (HotlineCallback: the customer's DialStatus after the agent
+answered, also read from the DialEnd of the agent's leg in hotline-callback;
+HotlineSurvey: the score) and the Hangup of the channel; settle.py decides what becomes of
+the callback. Several instances may run: claims take one PostgreSQL advisory lock (the
+write lock on SQLite), an outcome is written under the callback's row lock, and every
+write is conditional, so an event heard by every instance is recorded once.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
@@ -25,9 +30,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hotline.ami.client import OriginateNotSent
 from hotline.clock import Clock
 from hotline.db.engine import write_transaction
 from hotline.metrics import Metrics
@@ -35,8 +41,9 @@ from hotline.metrics import Metrics
 from hotline.tickets.service import CallbackResult
 from hotline.tickets.tables import tickets
 
-from .model import CallbackState, Mode, Outcome, outcome_of_response, sends_back, survey_score
-from .policy import CallingWindow, RetryPolicy, next_attempt, next_open
+from .model import NOT_CALLED, CallbackState, Mode, Outcome, outcome_of_response, sends_back, survey_score
+from .policy import CallingWindow, RetryPolicy, next_open
+from .settle import Ended, settle
 from .tables import callback_attempts, callbacks
 
 log = structlog.get_logger(__name__)
@@ -48,8 +55,10 @@ OnResult = Callable[[int, CallbackResult], Awaitable[object]]
 
 CALLER_ID = '"96655" <96655>'
 _BUSY = (CallbackState.PLACING.value, CallbackState.IN_FLIGHT.value)
-# A failed callback's reason, read by supervisors: Chinese first.
-_WORDS = {Outcome.BUSY: "占线", Outcome.NO_ANSWER: "无人接听", Outcome.REJECTED: "被拒接", Outcome.CONGESTION: "线路拥塞", Outcome.FAILED: "呼叫失败"}
+_NOT_CALLED = [kind.value for kind in NOT_CALLED]  # visits and letters: a person records them
+CLAIM_LOCK = 96655_01  # pg_advisory_xact_lock key: one claim at a time across instances
+CLAIM_LOOKAHEAD = 20  # candidates read beyond the room, for those whose agent is busy
+_NEVER_HEARD = "未收到这次呼叫的结果（服务停止或与 Asterisk 的连接中断），Asterisk 上也已无此通话：未再拨打，请与客户核实 / the outcome of this call was never heard (the service stopped, or the AMI link was down) and Asterisk has no such channel now: it was not placed again; check with the customer"
 RECONCILE_EVERY = timedelta(minutes=5)
 RECONCILE_MIN_AGE = timedelta(seconds=30)
 _FINISHED = (CallbackState.DONE.value, CallbackState.FAILED.value)
@@ -107,7 +116,8 @@ class CallbackDispatcher:
         self.is_working_day, self.live_channels = is_working_day, live_channels
         self.metrics = metrics if metrics is not None else Metrics()
         self.poll_interval = poll_interval
-        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        # What Asterisk said, oldest first; a message leaves only once it is recorded.
+        self.inbox: deque[Message] = deque()
         self._arrived = asyncio.Event()  # set with every message put in the inbox
         self._sqlite = engine.dialect.name == "sqlite"
         self._reconciled = False
@@ -123,7 +133,7 @@ class CallbackDispatcher:
             or (event in ("Hangup", "DialEnd") and message.get("Uniqueid", "").startswith("cb-"))
         )
         if ours:
-            self.inbox.put_nowait(message)
+            self.inbox.append(message)
             self._arrived.set()
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -144,20 +154,26 @@ class CallbackDispatcher:
         log.info("callbacks.stopped")
 
     async def run_once(self) -> int:
-        """Reconcile once (after a start or a reconnect), record what Asterisk said, put
-        finished results on their tickets, place what is due and allowed; how many calls
-        were placed."""
+        """Record what Asterisk said, reconcile (after a start or a reconnect, and every few
+        minutes), put finished results on their tickets, place what is due and allowed;
+        how many calls were placed."""
+        self._arrived.clear()  # before draining: a message after this wakes the next nap
+        await self.drain()
         if not self._reconciled or self.clock.now() - self._reconciled_at >= RECONCILE_EVERY:
             await self.reconcile()
             self._reconciled = True
-        self._arrived.clear()  # before draining: a message after this wakes the next nap
-        while not self.inbox.empty():
-            await self.record(self.inbox.get_nowait())
         await self.report_pending()
         placed = 0
         for due in await self._claim():
             placed += await self._place(due)
         return placed
+
+    async def drain(self) -> None:
+        """Record every message heard; one that cannot be recorded (a database fault) stays
+        first in the inbox for the next round."""
+        while self.inbox:
+            await self.record(self.inbox[0])
+            self.inbox.popleft()
 
     async def _nap(self, stop: asyncio.Event) -> None:
         waits = {asyncio.create_task(self.clock.sleep_until(self.clock.now() + self.poll_interval)), asyncio.create_task(stop.wait())}
@@ -172,12 +188,16 @@ class CallbackDispatcher:
     # -- placing ----------------------------------------------------------------------------------
 
     async def _claim(self) -> list[Due]:
-        """Due callbacks, best first, as many as the cap leaves room for; each gets its
-        attempt row (committed) before anything is sent. Outside the calling window they
-        move to its next opening instead."""
+        """Due callbacks, best first, as many as the cap leaves room for, never two on one
+        agent's phone; each gets its attempt row (committed) before anything is sent.
+        Outside the calling window they move to its next opening instead. The cap counts
+        calls not yet hung up (an agent-first callback is done when the customer answers,
+        but the call goes on). On PostgreSQL one claim at a time across instances."""
         now = self.clock.now().astimezone(UTC)
         opens = next_open(now, self.placing.window, self.is_working_day, self.placing.tz).astimezone(UTC)
         async with write_transaction(self.engine) as conn:
+            if not self._sqlite:
+                await conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
             if opens > now:
                 await conn.execute(
                     update(callbacks)
@@ -185,36 +205,55 @@ class CallbackDispatcher:
                     .values(next_attempt_at=opens, updated_at=now, version=callbacks.c.version + 1)
                 )
                 return []
-            busy = (await conn.execute(select(func.count()).select_from(callbacks).where(callbacks.c.state.in_(_BUSY)))).scalar_one()
-            room = self.placing.max_concurrent - busy
+            live = (await conn.execute(
+                select(callbacks.c.mode, callbacks.c.agent_extension)
+                .select_from(callback_attempts.join(callbacks, callbacks.c.id == callback_attempts.c.callback_id))
+                .where(callback_attempts.c.hung_up_at.is_(None))
+            )).all()  # fmt: skip
+            room = self.placing.max_concurrent - len(live)
             if room <= 0:
                 return []
+            ringing = {self._agent_of(row.mode, row.agent_extension) for row in live} - {None}
             query = (
                 select(callbacks.c.id, callbacks.c.mode, callbacks.c.number, callbacks.c.attempts, callbacks.c.agent_extension, callbacks.c.ticket_id)
-                .where(callbacks.c.state == CallbackState.SCHEDULED.value, callbacks.c.next_attempt_at <= now)
+                .where(callbacks.c.state == CallbackState.SCHEDULED.value, callbacks.c.next_attempt_at <= now, callbacks.c.kind.not_in(_NOT_CALLED))
                 .order_by(callbacks.c.priority.desc(), callbacks.c.next_attempt_at, callbacks.c.id)
-                .limit(room)
+                .limit(room + CLAIM_LOOKAHEAD)
             )
-            if not self._sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = (await conn.execute(query)).all()
-            claimed = [Due(row.id, row.mode, row.number, row.attempts + 1, row.agent_extension, await _ticket_number(conn, row.ticket_id)) for row in rows]
+            claimed: list[Due] = []
+            for row in (await conn.execute(query)).all():
+                agent = self._agent_of(row.mode, row.agent_extension)
+                if len(claimed) == room:
+                    break
+                if agent is not None and agent in ringing:
+                    continue  # that agent's phone is on a callback already
+                ringing.add(agent)
+                claimed.append(Due(row.id, row.mode, row.number, row.attempts + 1, row.agent_extension, await _ticket_number(conn, row.ticket_id)))
             for due in claimed:
                 await conn.execute(update(callbacks).where(callbacks.c.id == due.id).values(state=CallbackState.PLACING.value, attempts=due.attempt, next_attempt_at=None, updated_at=now, version=callbacks.c.version + 1))
                 await conn.execute(insert(callback_attempts).values(callback_id=due.id, attempt=due.attempt, channel_id=due.channel_id, started_at=now, data={}))
         return claimed
 
+    def _agent_of(self, mode: str, extension: str | None) -> str | None:
+        return (extension or self.placing.default_agent_extension) if mode == Mode.AGENT_FIRST.value else None
+
     async def _place(self, due: Due) -> int:
         action = originate(due, self.placing)
         try:
             reply = await self.send(action)
-        except Exception as exc:  # not connected, timed out: it may or may not have gone out
+        except OriginateNotSent:
+            # Not connected: nothing reached Asterisk. The attempt is given back.
+            log.info("callback.not_sent", callback=due.id, attempt=due.attempt)
+            await self._not_sent(due)
+            return 0
+        except Exception as exc:  # timed out, or the link broke after writing: it may have gone out
             log.warning("callback.originate_unanswered", callback=due.id, attempt=due.attempt, error=repr(exc))
-            await self._finish(due.channel_id, Outcome.FAILED, {"error": repr(exc)}, retry=False, note="Asterisk 未答复呼叫请求，不知是否已拨出，未再拨打，请与客户核实 / no answer to the Originate from Asterisk: whether the call was placed is unknown; not placed again, check with the customer")
+            note = "Asterisk 未答复呼叫请求，不知是否已拨出，未再拨打，请与客户核实 / no answer to the Originate from Asterisk: whether the call was placed is unknown; not placed again, check with the customer"
+            await self._finish(due.channel_id, Ended(Outcome.FAILED, retry=False, note=note), {"error": repr(exc)})
             return 0
         if reply.get("Response") != "Success":
             log.warning("callback.originate_refused", callback=due.id, attempt=due.attempt, message=reply.get("Message"))
-            await self._finish(due.channel_id, Outcome.FAILED, {"Response": str(reply.get("Response")), "Message": str(reply.get("Message", ""))}, retry=True)
+            await self._finish(due.channel_id, Ended(Outcome.FAILED, retry=True), {"Response": str(reply.get("Response")), "Message": str(reply.get("Message", ""))}, hung_up=True)
             return 0
         async with self.engine.begin() as conn:
             await conn.execute(update(callbacks).where(callbacks.c.id == due.id, callbacks.c.state == CallbackState.PLACING.value).values(state=CallbackState.IN_FLIGHT.value, updated_at=self.clock.now(), version=callbacks.c.version + 1))
@@ -222,84 +261,98 @@ class CallbackDispatcher:
         log.info("callback.placed", callback=due.id, attempt=due.attempt, mode=due.mode, number=due.number, channel_id=due.channel_id)
         return 1
 
+    async def _not_sent(self, due: Due) -> None:
+        now = self.clock.now().astimezone(UTC)
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(update(callback_attempts).where(callback_attempts.c.channel_id == due.channel_id).values(ended_at=now, hung_up_at=now, outcome="not_sent", data={"not_sent": "not connected to Asterisk"}))
+            await conn.execute(
+                update(callbacks)
+                .where(callbacks.c.id == due.id, callbacks.c.state == CallbackState.PLACING.value)
+                .values(state=CallbackState.SCHEDULED.value, next_attempt_at=now, max_attempts=callbacks.c.max_attempts + 1, updated_at=now, version=callbacks.c.version + 1)
+            )
+
     # -- outcomes ---------------------------------------------------------------------------------
 
     async def record(self, message: Message) -> None:
         event = message.get("Event")
         if event == "OriginateResponse":
             channel_id = message.get("ActionID", "")
+            response = {"Response": message.get("Response", ""), "Reason": message.get("Reason", "")}
             if message.get("Response") == "Success":
-                await self._note(channel_id, {"Response": "Success", "Reason": message.get("Reason", "")})
+                await self._note(channel_id, response)
             else:
-                outcome = outcome_of_response(message.get("Response", ""), message.get("Reason", ""))
-                await self._finish(channel_id, outcome, {"Response": message.get("Response", ""), "Reason": message.get("Reason", "")}, retry=True)
+                # The first leg never came up: for agent-first that is the agent's phone.
+                agent_leg = await self._mode_of(channel_id) == Mode.AGENT_FIRST.value
+                ended = Ended(outcome_of_response(response["Response"], response["Reason"]), retry=True, agent_leg=agent_leg)
+                await self._finish(channel_id, ended, {**response, **({"leg": "agent"} if agent_leg else {})}, hung_up=True)
         elif event == "UserEvent":
             await self._user_event(message)
         elif event == "DialEnd" and message.get("Context") == "hotline-callback":
             # Agent-first: the agent's leg dialled the customer; DialStatus says how that went.
-            status = message.get("DialStatus", "")
-            await self._finish(message.get("Uniqueid", ""), _DIAL_STATUS.get(status, Outcome.FAILED), {"DialStatus": status}, retry=True)
+            await self._dial_status(message.get("Uniqueid", ""), message.get("DialStatus", ""))
         elif event == "Hangup":
             # The end of the call: whatever the dialplan did not report was not reached.
             # Before the OriginateResponse (a busy phone hangs up first) it only notes the
             # cause: the response says busy or no answer.
-            await self._finish(message.get("Uniqueid", ""), None, {"Cause": message.get("Cause", "")}, retry=True, only_after_response=True)
+            await self._finish(message.get("Uniqueid", ""), None, {"Cause": message.get("Cause", "")}, only_after_response=True, hung_up=True)
 
     async def _user_event(self, message: Message) -> None:
         channel_id = message.get("Uniqueid", "")
         if message.get("UserEvent") == "HotlineSurvey":
             score = message.get("Score", "")
             data = {"Score": score, "ReadStatus": message.get("ReadStatus", "")}
-            await self._finish(channel_id, Outcome.ANSWERED, data, retry=False, score=survey_score(score))
+            await self._finish(channel_id, Ended(Outcome.ANSWERED, retry=False, score=survey_score(score)), data)
         else:
-            status = message.get("DialStatus", "")
-            await self._finish(channel_id, _DIAL_STATUS.get(status, Outcome.FAILED), {"DialStatus": status}, retry=True)
+            await self._dial_status(channel_id, message.get("DialStatus", ""))
+
+    async def _dial_status(self, channel_id: str, status: str) -> None:
+        # INVALIDARGS: the dialplan refused the number; calling it again cannot help.
+        ended = Ended(_DIAL_STATUS.get(status, Outcome.FAILED), retry=status != "INVALIDARGS")
+        await self._finish(channel_id, ended, {"DialStatus": status})
+
+    async def _mode_of(self, channel_id: str) -> str | None:
+        async with self.engine.connect() as conn:
+            query = select(callbacks.c.mode).select_from(callback_attempts.join(callbacks, callbacks.c.id == callback_attempts.c.callback_id)).where(callback_attempts.c.channel_id == channel_id)
+            return (await conn.execute(query)).scalar()
 
     async def _note(self, channel_id: str, data: dict[str, str]) -> None:
-        async with self.engine.begin() as conn:
+        async with write_transaction(self.engine) as conn:
             attempt = (await conn.execute(select(callback_attempts.c.id, callback_attempts.c.data).where(callback_attempts.c.channel_id == channel_id))).first()
             if attempt is not None:
                 await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt.id).values(data={**attempt.data, **data}))
 
-    async def _finish(self, channel_id: str, outcome: Outcome | None, data: Mapping[str, str], *, retry: bool, score: int | None = None, note: str | None = None, only_after_response: bool = False) -> None:
+    async def _finish(self, channel_id: str, ended: Ended | None, data: Mapping[str, str], *, only_after_response: bool = False, hung_up: bool = False) -> None:
         """End an attempt once (the first word on it wins; later ones only add data), then
-        its callback: done, scheduled again, or failed. `outcome` None: the call ended
+        settle its callback, under the callback's row lock. `ended` None: the call ended
         with nothing reported; answered if Asterisk said the leg was answered."""
         now = self.clock.now().astimezone(UTC)
         async with write_transaction(self.engine) as conn:
             attempt = (await conn.execute(select(callback_attempts).where(callback_attempts.c.channel_id == channel_id))).mappings().first()
             if attempt is None:
-                return  # not one of ours (another site's callback, or a channel id reused)
-            merged = {**attempt["data"], **data}
+                return  # not one of ours (another site's callback, or the ;2 half of a Local channel)
+            changes: dict[str, Any] = {"data": {**attempt["data"], **data}}
+            if hung_up and attempt["hung_up_at"] is None:
+                changes["hung_up_at"] = now
             if attempt["ended_at"] is not None or (only_after_response and "Response" not in attempt["data"]):
-                await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt["id"]).values(data=merged))
+                await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt["id"]).values(**changes))
                 return
-            if outcome is None:
-                outcome = Outcome.ANSWERED if merged.get("Response") == "Success" and "DialStatus" not in merged else Outcome.FAILED
-            await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt["id"]).values(ended_at=now, outcome=outcome.value, data=merged))
-            row = (await conn.execute(select(callbacks).where(callbacks.c.id == attempt["callback_id"]))).mappings().one()
-            if row["state"] not in _BUSY:
-                return
-            values: dict[str, Any] = {"outcome": outcome.value, "updated_at": now, "version": row["version"] + 1}
-            if score is not None:
-                values["score"] = score
-            # The row's own budget (an agent's booking may allow fewer) within the policy's.
-            tries_left = retry and outcome != Outcome.ANSWERED and row["attempts"] < row["max_attempts"]
-            budget = RetryPolicy(row["max_attempts"], self.placing.retry.spacing)
-            later = next_attempt(budget, row["attempts"], outcome, now) if tries_left else None
-            if outcome == Outcome.ANSWERED:
-                values.update(state=CallbackState.DONE.value, open_key=None)
-            elif later is not None:
-                values.update(state=CallbackState.SCHEDULED.value, next_attempt_at=later)
-            else:
-                reason = note or f"{row['attempts']} 次均未接通，最后一次：{_WORDS.get(outcome, outcome.value)} / {row['attempts']} attempt(s), the last: {outcome.value}"
-                # The reason comes first; what a person wrote on it (a booking's note) stays.
-                values.update(state=CallbackState.FAILED.value, open_key=None, note=reason + (f"\n{row['note']}" if row["note"] else ""))
-            await conn.execute(update(callbacks).where(callbacks.c.id == row["id"], callbacks.c.version == row["version"]).values(**values))
+            if ended is None:
+                answered = changes["data"].get("Response") == "Success" and "DialStatus" not in changes["data"]
+                ended = Ended(Outcome.ANSWERED if answered else Outcome.FAILED, retry=not answered)
+            changes.update(ended_at=now, outcome=ended.outcome.value)
+            await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt["id"]).values(**changes))
+            row = (await conn.execute(_locked(select(callbacks).where(callbacks.c.id == attempt["callback_id"]), self._sqlite))).mappings().one()
+            if row["state"] not in _BUSY or row["attempts"] != attempt["attempt"]:
+                return  # a person or a later attempt moved it on; this attempt only ends
+            failures = await _agent_leg_failures(conn, row["id"], attempt["id"]) if ended.agent_leg else 0
+            values = settle(row, ended, agent_leg_failures=failures, policy=self.placing.retry, now=now)
+            done = await conn.execute(update(callbacks).where(callbacks.c.id == row["id"], callbacks.c.version == row["version"]).values(**values))
+            if done.rowcount != 1:
+                raise RuntimeError(f"callback {row['id']} changed under its row lock")  # rolls back: the message is recorded again
         self.metrics.inc("hotline_callback_attempts_ended_total")
-        log.info("callback.attempt_ended", callback=attempt["callback_id"], attempt=attempt["attempt"], outcome=outcome.value, state=values["state"], next_attempt_at=values.get("next_attempt_at"), score=score)
+        log.info("callback.attempt_ended", callback=row["id"], attempt=attempt["attempt"], outcome=ended.outcome.value, state=values["state"], next_attempt_at=values.get("next_attempt_at"), score=ended.score)
         if values["state"] in _FINISHED and row["ticket_id"] is not None:
-            await self._report(attempt["callback_id"])
+            await self._report(row["id"])
 
     # -- results on tickets -------------------------------------------------------------------------
 
@@ -318,7 +371,7 @@ class CallbackDispatcher:
             row = (await conn.execute(select(callbacks).where(callbacks.c.id == callback_id))).mappings().one()
         score = row["score"]
         result = CallbackResult(row["id"], row["kind"], row["state"], row["outcome"], score, row["attempts"], low=score is not None and sends_back(score))
-        await self.on_result(row["ticket_id"], result)  # once per callback: the ticket checks
+        await self.on_result(row["ticket_id"], result)  # once per callback and attempts: the ticket checks
         async with self.engine.begin() as conn:
             await conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(reported_at=self.clock.now()))
 
@@ -327,24 +380,37 @@ class CallbackDispatcher:
     async def reconcile(self) -> int:
         """Attempts left open (the service died, or their events were lost while the AMI
         link was down): a live channel finishes by its events; any other is not placed
-        again but failed, for a supervisor. Attempts younger than RECONCILE_MIN_AGE are
-        left alone: their Originate may still be on its way. How many were failed."""
+        again: failed, for a supervisor, if its outcome was never heard, and no longer
+        counted against the cap. Attempts younger than RECONCILE_MIN_AGE are left alone:
+        their Originate may still be on its way. How many were failed."""
         self._reconciled_at = self.clock.now()
         older_than = self._reconciled_at - RECONCILE_MIN_AGE
+        query = select(callback_attempts.c.channel_id).where(or_(callback_attempts.c.ended_at.is_(None), callback_attempts.c.hung_up_at.is_(None)), callback_attempts.c.started_at < older_than)
         async with self.engine.connect() as conn:
-            query = select(callback_attempts.c.channel_id).where(callback_attempts.c.ended_at.is_(None), callback_attempts.c.started_at < older_than)
-            open_attempts = (await conn.execute(query)).scalars().all()
-        if not open_attempts:
-            return 0
+            if not (await conn.execute(query)).first():
+                return 0
         live = await self.live_channels()
+        await self.drain()  # what Asterisk said before its list of channels counts first
+        async with self.engine.connect() as conn:
+            left = (await conn.execute(query.add_columns(callback_attempts.c.ended_at))).all()
         failed = 0
-        for channel_id in open_attempts:
+        for channel_id, ended_at in left:
             if channel_id in live:
                 log.info("callback.still_live", channel_id=channel_id)
                 continue
-            await self._finish(channel_id, Outcome.FAILED, {"reconciled": "no live channel"}, retry=False, note="未收到这次呼叫的结果（服务停止或与 Asterisk 的连接中断），Asterisk 上也已无此通话：未再拨打，请与客户核实 / the outcome of this call was never heard (the service stopped, or the AMI link was down) and Asterisk has no such channel now: it was not placed again; check with the customer")
-            failed += 1
+            failed += ended_at is None
+            await self._finish(channel_id, Ended(Outcome.FAILED, retry=False, note=_NEVER_HEARD), {"reconciled": "no live channel"}, hung_up=True)
         return failed
+
+
+def _locked(query: Select[Any], sqlite: bool) -> Select[Any]:
+    """FOR UPDATE on PostgreSQL (SQLite's write lock is taken already)."""
+    return query if sqlite else query.with_for_update()
+
+
+async def _agent_leg_failures(conn: AsyncConnection, callback_id: int, this_attempt: int) -> int:
+    query = select(callback_attempts.c.data).where(callback_attempts.c.callback_id == callback_id, callback_attempts.c.id != this_attempt)
+    return sum(1 for data in (await conn.execute(query)).scalars() if (data or {}).get("leg") == "agent")
 
 
 async def _ticket_number(conn: AsyncConnection, ticket_id: int | None) -> str | None:

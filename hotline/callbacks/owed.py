@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.calls.store import CallStore
 from hotline.clock import Clock
+from hotline.db.engine import write_transaction
 from hotline.events import CallAnswered, CallEnded, EventBus, Outcome as CallOutcome
 from hotline.routing.numbers import BadNumber, is_withheld, normalise
 
@@ -121,14 +122,15 @@ class LostCallers:
             number = dialled(record.caller_number, self.policy.default_area_code)
         except BadNumber:
             return
-        async with self.engine.begin() as conn:
-            found = (await conn.execute(select(callbacks.c.id).where(callbacks.c.open_key == number, callbacks.c.state == CallbackState.SCHEDULED.value, callbacks.c.kind.in_(_LOST)))).scalar()
+        note = f"来电已接通，无需回呼（通话 {event.call_id}） / the caller rang again and was answered (call {event.call_id})"
+        async with write_transaction(self.engine) as conn:
+            found = (await conn.execute(select(callbacks.c.id, callbacks.c.state).where(callbacks.c.open_key == number, callbacks.c.kind.in_(_LOST)))).first()
             if found is None:
                 return
-            # Only one not yet being placed: a call in flight finds its own outcome.
-            await conn.execute(
-                update(callbacks)
-                .where(callbacks.c.id == found, callbacks.c.state == CallbackState.SCHEDULED.value)
-                .values(state=CallbackState.CANCELLED.value, open_key=None, next_attempt_at=None, note=f"the caller rang again and was answered (call {event.call_id})", updated_at=self.clock.now(), version=callbacks.c.version + 1)
-            )
-        log.info("callback.cancelled", callback=found, reason="answered again", call=event.call_id)
+            if found.state == CallbackState.SCHEDULED.value:
+                values = {"state": CallbackState.CANCELLED.value, "open_key": None, "next_attempt_at": None, "note": note}
+            else:
+                # Being placed now: that call ends by itself and is not tried again.
+                values = {"stop_reason": note}
+            await conn.execute(update(callbacks).where(callbacks.c.id == found.id, callbacks.c.state == found.state).values(**values, updated_at=self.clock.now(), version=callbacks.c.version + 1))
+        log.info("callback.cancelled", callback=found.id, reason="answered again", call=event.call_id, in_flight=found.state != CallbackState.SCHEDULED.value)

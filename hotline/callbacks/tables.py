@@ -44,6 +44,9 @@ callbacks = Table(
     # When a finished callback's result was put on its ticket: null until then, so a
     # result a crash interrupted is reported after the restart (once: the ticket checks).
     Column("reported_at", _When),
+    # Set while a lost caller's callback is being placed and the caller rings again and is
+    # answered: the call in flight ends by itself, and is not tried again.
+    Column("stop_reason", Text),
     Index("ix_callbacks_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ux_callbacks_open_key", "open_key", unique=True),
     Index("ux_callbacks_source_key", "source_key", unique=True),
@@ -62,6 +65,9 @@ callback_attempts = Table(
     Column("channel_id", String(64), nullable=False, unique=True),
     Column("started_at", _When, nullable=False),
     Column("ended_at", _When),
+    # When the call's channel hung up (or never came up): until then it holds a place under
+    # the cap, though an agent-first callback is done the moment the customer answers.
+    Column("hung_up_at", _When),
     Column("outcome", String(20)),
     Column("data", JSON, nullable=False),  # what Asterisk said: Response, Reason, DialStatus, Score
     Index("ix_callback_attempts_callback_id", "callback_id"),

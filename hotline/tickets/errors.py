@@ -33,3 +33,9 @@ class DeadlineNotOpen(HotlineError):
     """这个时限已完成或已取消 / this deadline is already met or cancelled."""
 
     error_id = "deadline_not_open"
+
+
+class ComplaintReported(HotlineError):
+    """这次回访发现的投诉已转回部门 / the complaint found on this callback was already sent back."""
+
+    error_id = "complaint_reported"

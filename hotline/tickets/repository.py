@@ -173,6 +173,12 @@ async def has_callback_result(conn: AsyncConnection, ticket_id: int, callback_id
     return any((data or {}).get("callback_id") == callback_id and (data or {}).get("attempts") == attempts for data in (await conn.execute(query)).scalars())
 
 
+async def has_complaint_from(conn: AsyncConnection, ticket_id: int, callback_id: int) -> bool:
+    """Whether a complaint found on this callback was sent back already."""
+    query = select(ticket_events.c.data).where(ticket_events.c.ticket_id == ticket_id, ticket_events.c.kind == "complaint_found")
+    return any((data or {}).get("callback_id") == callback_id for data in (await conn.execute(query)).scalars())
+
+
 async def forward_times(conn: AsyncConnection, ticket_id: int) -> tuple[datetime | None, datetime | None]:
     """When the ticket was first and last forwarded."""
     where = (ticket_events.c.ticket_id == ticket_id, ticket_events.c.kind == "forwarded")

@@ -17,7 +17,7 @@ from hotline.errors import BadRequest, NotFound
 from hotline.tickets import departments, report, views
 from hotline.tickets import repository as repo
 from hotline.tickets.deadline_sync import DeadlineBook
-from hotline.tickets.errors import DeadlineNotOpen, ExtensionDecided, ExtensionPending, FollowUpRequired, Forbidden
+from hotline.tickets.errors import ComplaintReported, DeadlineNotOpen, ExtensionDecided, ExtensionPending, FollowUpRequired, Forbidden
 from hotline.tickets.events import TicketChanged, TicketOpened
 from hotline.tickets.lifecycle import TicketAction, TicketStatus, transition
 from hotline.tickets.opening import TicketOpening, facts_of
@@ -108,6 +108,10 @@ class TicketService(TicketOpening):
         first (四.4: 回访中发现的问题转相关部门). Returns that new ticket's id."""
         now = self.clock.now()
         async with write_transaction(self.engine) as conn:
+            # The ticket's row lock first: two instances reporting the same result wait for
+            # each other, and the second finds the first's line.
+            if not await repo.touch(conn, ticket_id, now):
+                return None
             ticket = await repo.ticket(conn, ticket_id)
             if ticket is None or await repo.has_callback_result(conn, ticket_id, result.callback_id, result.attempts):
                 return None
@@ -142,9 +146,10 @@ class TicketService(TicketOpening):
         handed to the department that worked it, as for a low score. Returns its id."""
         now = self.clock.now()
         async with write_transaction(self.engine) as conn:
-            ticket = await repo.ticket(conn, ticket_id)
-            if ticket is None:
+            if not await repo.touch(conn, ticket_id, now) or (ticket := await repo.ticket(conn, ticket_id)) is None:
                 raise NotFound("no such ticket", id=ticket_id)
+            if await repo.has_complaint_from(conn, ticket_id, callback_id):
+                raise ComplaintReported(ticket=ticket.number, callback_id=callback_id)
             summary = f"回访发现投诉，原工单 {ticket.number}：{note} / a complaint in the follow-up of {ticket.number}: {note}"
             new_ticket = await self._send_back(conn, ticket, summary, actor.id, now, callback_id)
             await repo.record(conn, ticket_id, "complaint_found", now, actor.id, note, {"callback_id": callback_id, "new_ticket": new_ticket[1]})

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from hotline.ami.client import AmiClient
 from hotline.callbacks.book import Owed, schedule
@@ -21,12 +21,17 @@ from hotline.callbacks.desk import CallbackDesk, CallbackWithoutTicket
 from hotline.callbacks.dispatcher import CallbackDispatcher, Placing
 from hotline.callbacks.model import CallbackKind, Mode
 from hotline.callbacks.policy import DEFAULT_RETRY, DEFAULT_WINDOW
+from hotline.callbacks.owed import LostCallers, LostCallPolicy
 from hotline.callbacks.tables import callback_attempts, callbacks
+from hotline.calls.store import CallStore
+from hotline.db.tables import calls
+from hotline.events import CallAnswered
 from hotline.config import AmiSettings
 from hotline.metrics import Metrics
 from hotline.testing.pbx import PbxDouble
 from hotline.testing.transcripts import recorded_answer
 from hotline.tickets import repository as repo
+from hotline.tickets.service import CallbackResult
 from hotline.tickets.standard import Category
 from hotline.tickets.workdays import LOCAL_ZONE
 from tests.integration.tickets.conftest import Desk, desk  # noqa: F401  (fixture)
@@ -75,7 +80,7 @@ class Dialer:
         Uniqueids replaced by ours, then every one recorded."""
         self.pbx.play(recorded_answer(name, ids))
         await self.pbx.wait_sent()
-        await until(lambda: any(m.get("Event") == "OriginateResponse" for m in list(dispatcher.inbox._queue)))  # noqa: SLF001
+        await until(lambda: any(m.get("Event") == "OriginateResponse" for m in list(dispatcher.inbox)))  # noqa: SLF001
         await asyncio.sleep(0.05)  # the rest of the burst is read
         await dispatcher.run_once()
 
@@ -172,7 +177,7 @@ async def test_busy_and_no_answer_transcript_are_tried_again_with_their_spacing(
     ids = {"rec-28": f"cb-{busy}-1", "1795533049.24": f"cb-{busy}-1", "rec-29": f"cb-{silent}-1", "1795533049.26": f"cb-{silent}-1"}
 
     await dialer.replay("callback-busy-and-noanswer", ids, dispatcher)
-    await until(lambda: dispatcher.inbox.empty())
+    await until(lambda: not dispatcher.inbox)
     await dispatcher.run_once()
 
     now = dialer.desk.clock.now()
@@ -212,7 +217,7 @@ async def test_a_low_score_goes_back_to_the_department_as_a_new_forwarded_ticket
 
     dialer.pbx.play(answer)
     await dialer.pbx.wait_sent()
-    await until(lambda: dispatcher.inbox.qsize() >= 3)
+    await until(lambda: len(dispatcher.inbox) >= 3)
     await asyncio.sleep(0.05)
     await dispatcher.run_once()
 
@@ -295,7 +300,7 @@ async def test_an_attempt_younger_than_the_grace_is_left_to_its_events(dialer: D
 async def test_never_more_calls_at_once_than_the_cap_and_the_best_first(dialer: Dialer) -> None:
     regular = await dialer.owe("13900000001", kind=CallbackKind.ABANDONED, extension=None)
     vip = await dialer.owe("13900000002", kind=CallbackKind.ABANDONED, tier="vip", extension=None)
-    manual = await dialer.owe("13900000003", kind=CallbackKind.MANUAL)
+    manual = await dialer.owe("13900000003", kind=CallbackKind.MANUAL, extension="8002")
     follow_up = await dialer.owe("13900000004", mode=Mode.SURVEY, kind=CallbackKind.FOLLOW_UP, extension=None)
     dispatcher = dialer.dispatcher()
 
@@ -308,8 +313,9 @@ async def test_never_more_calls_at_once_than_the_cap_and_the_best_first(dialer: 
     for channel_id in first:
         dialer.pbx.play(recorded_answer("callback-busy-and-noanswer", {"rec-28": channel_id}))
     await dialer.pbx.wait_sent()
-    await until(lambda: dispatcher.inbox.qsize() >= 2)
-    # Both busy (tried again in 10 minutes): the two slots are free for the next two.
+    await until(lambda: len(dispatcher.inbox) >= 2)
+    # Both agents' phones busy (tried again in 2 minutes, the customers' attempts given
+    # back): the two slots are free for the next two.
     assert await dispatcher.run_once() == 2
     assert [a["ChannelId"] for a in dialer.originates()][2:] == [f"cb-{regular}-1", f"cb-{follow_up}-1"]
 
@@ -402,7 +408,7 @@ async def test_a_complaint_on_a_callback_without_a_ticket_is_refused_and_changes
 
 
 async def test_a_failed_booking_keeps_what_the_agent_wrote_after_the_reason(dialer: Dialer) -> None:
-    owed = Owed(CallbackKind.MANUAL, Mode.AGENT_FIRST, "13900000486", "regular", dialer.desk.clock.now(), 1, agent_extension="8001", note="客户下午三点后方便")
+    owed = Owed(CallbackKind.MANUAL, Mode.SURVEY, "13900000486", "regular", dialer.desk.clock.now(), 1, note="客户下午三点后方便")
     async with dialer.desk.engine.begin() as conn:
         callback_id = await schedule(conn, owed, dialer.desk.clock.now())
     dispatcher = dialer.dispatcher()
@@ -411,3 +417,117 @@ async def test_a_failed_booking_keeps_what_the_agent_wrote_after_the_reason(dial
     row = await dialer.callback(callback_id)
     assert row["state"] == "failed"
     assert row["note"] == "1 次均未接通，最后一次：占线 / 1 attempt(s), the last: busy\n客户下午三点后方便"
+
+
+async def test_never_two_callbacks_on_one_agents_phone(dialer: Dialer) -> None:
+    first = await dialer.owe("13900000001", kind=CallbackKind.ABANDONED, extension=None)
+    second = await dialer.owe("13900000002", kind=CallbackKind.ABANDONED, extension=None)
+    survey = await dialer.owe("13900000003", mode=Mode.SURVEY, kind=CallbackKind.FOLLOW_UP, extension=None)
+    dispatcher = dialer.dispatcher()
+    assert await dispatcher.run_once() == 2
+    # Both lost callers ring the default agent 8001: one of them, and the survey, now.
+    assert [a["ChannelId"] for a in dialer.originates()] == [f"cb-{first}-1", f"cb-{survey}-1"]
+    assert (await dialer.callback(second))["state"] == "scheduled"
+
+
+async def test_an_agent_first_call_holds_its_place_under_the_cap_until_it_hangs_up(dialer: Dialer) -> None:
+    """Done when the customer answers (DialEnd ANSWER), but agent and customer still talk."""
+    talking = await dialer.owe("13912345678", extension="8002")
+    waiting = [await dialer.owe(f"1390000000{i}", mode=Mode.SURVEY, kind=CallbackKind.FOLLOW_UP, extension=None) for i in (1, 2)]
+    dispatcher = dialer.dispatcher()
+    assert await dispatcher.run_once() == 2
+    channel_id = f"cb-{talking}-1"
+    answer = recorded_answer("callback-agent-first", {"rec-25": channel_id, "1795533038.20": channel_id})
+    hangup = next(i for i, m in enumerate(answer) if m.startswith(b"Event: Hangup") and f"Uniqueid: {channel_id}\r\n".encode() in m)
+    dialer.pbx.play(answer[:hangup])
+    await dialer.pbx.wait_sent()
+    await until(lambda: any(m.get("Event") == "DialEnd" and m.get("Uniqueid") == channel_id for m in dispatcher.inbox))
+    assert await dispatcher.run_once() == 0  # done, but still on the phone
+    assert (await dialer.callback(talking))["state"] == "done"
+    dialer.pbx.play(answer[hangup:])
+    await dialer.pbx.wait_sent()
+    await until(lambda: any(m.get("Event") == "Hangup" for m in dispatcher.inbox))
+    assert await dispatcher.run_once() == 1
+    assert [a["ChannelId"] for a in dialer.originates()][-1] == f"cb-{waiting[1]}-1"
+
+
+async def test_visits_and_reply_letters_are_never_dialled(dialer: Dialer) -> None:
+    visit = await dialer.owe("13900000001", kind=CallbackKind.VISIT, extension=None)
+    letter = await dialer.owe("", kind=CallbackKind.REPLY_LETTER, extension=None)
+    assert await dialer.dispatcher().run_once() == 0
+    assert dialer.originates() == []
+    assert [(await dialer.callback(i))["state"] for i in (visit, letter)] == ["scheduled", "scheduled"]
+
+
+async def test_the_agents_phone_not_answering_does_not_use_up_the_customers_attempts(dialer: Dialer) -> None:
+    callback_id = await dialer.owe("13912345678", extension="8001", max_attempts=1)
+    dispatcher = dialer.dispatcher()
+    for attempt in range(1, 5):
+        assert await dispatcher.run_once() == 1
+        channel_id = f"cb-{callback_id}-{attempt}"
+        await dialer.replay("callback-busy-and-noanswer", {"rec-29": channel_id}, dispatcher)  # Reason 3: nobody answered
+        dialer.desk.clock.advance(timedelta(minutes=2))
+    row = await dialer.callback(callback_id)
+    # Three agent-leg failures given back, the fourth counts: the customer was never dialled.
+    assert (row["state"], row["outcome"]) == ("failed", "no_answer")
+    assert row["note"].startswith("坐席分机 3 次未接")
+
+
+async def test_a_caller_answered_while_their_callback_rings_is_not_called_again(dialer: Dialer) -> None:
+    desk = dialer.desk
+    lost = LostCallers(desk.engine, CallStore(desk.engine), desk.clock, LostCallPolicy(Mode.AGENT_FIRST, 3, "0827"), in_working_hours=lambda _: True)
+    callback_id = await lost.owe(CallbackKind.ABANDONED, "13912345678", "regular", call_id="c1", at=desk.clock.now())
+    assert callback_id is not None
+    dispatcher = dialer.dispatcher()
+    await dispatcher.run_once()
+    async with desk.engine.begin() as conn:  # the caller's new call, answered meanwhile
+        await conn.execute(insert(calls).values(id="c2", linkedid="c2", caller_number="+8613912345678", state="talking", arrived_at=desk.clock.now()))
+    await lost.on_call_answered(CallAnswered("c2", desk.clock.now(), "hotline", "agent-8002", "Local/8002@agents/n", 5.0))
+    assert (await dialer.callback(callback_id))["state"] == "in_flight"  # the call in flight goes on
+    channel_id = f"cb-{callback_id}-1"
+    await dialer.replay("callback-busy-and-noanswer", {"rec-28": channel_id}, dispatcher)  # busy: on the phone with us
+    row = await dialer.callback(callback_id)
+    assert (row["state"], row["next_attempt_at"], row["open_key"]) == ("cancelled", None, None)
+    assert "answered" in row["note"]
+    desk.clock.advance(timedelta(hours=1))
+    assert await dispatcher.run_once() == 0
+
+
+async def test_what_asterisk_said_before_the_channel_list_counts_when_reconciling(dialer: Dialer) -> None:
+    """The 5-minute reconcile can fall on a round whose call has just ended, its events
+    read but not yet recorded: they decide, not "never heard"."""
+    desk = dialer.desk
+    ticket_id = await resolved_repair(desk)
+    callback_id = await dialer.owe("13912345671", mode=Mode.SURVEY, kind=CallbackKind.FOLLOW_UP, ticket_id=ticket_id, extension=None)
+    dispatcher = dialer.dispatcher()
+    await dispatcher.run_once()
+    desk.clock.advance(timedelta(minutes=6))
+    channel_id = f"cb-{callback_id}-1"
+    answer = [m.replace(b"Score: 5\r\n", b"Score: 1\r\n") for m in recorded_answer("survey-dtmf", {"rec-32": channel_id, "1795533062.28": channel_id})]
+    dialer.pbx.play(answer)
+    await dialer.pbx.wait_sent()
+    await until(lambda: any(m.get("Event") == "Hangup" for m in dispatcher.inbox))
+
+    assert await dispatcher.reconcile() == 0  # the channel is gone, but its events are in
+
+    row = await dialer.callback(callback_id)
+    assert (row["state"], row["score"]) == ("done", 1)
+    assert await desk.count_tickets() == 2  # the low score went back to be worked again
+
+
+async def test_the_same_result_reported_by_two_instances_at_once_is_on_the_ticket_once(dialer: Dialer) -> None:
+    desk = dialer.desk
+    ticket_id = await resolved_repair(desk)
+    result = CallbackResult(7, "follow_up", "done", "answered", 1, 1, low=True)
+    await asyncio.gather(desk.service.report_callback(ticket_id, result), desk.service.report_callback(ticket_id, result))
+    assert [k for k, _, _ in await desk.timeline(ticket_id)].count("callback_result") == 1
+    assert await desk.count_tickets() == 2
+
+
+async def test_two_dispatchers_at_once_keep_the_cap(dialer: Dialer) -> None:
+    for i in range(6):
+        await dialer.owe(f"1390000001{i}", mode=Mode.SURVEY, kind=CallbackKind.FOLLOW_UP, extension=None)
+    one, other = dialer.dispatcher(), dialer.dispatcher()
+    placed = await asyncio.gather(one.run_once(), other.run_once())
+    assert sum(placed) == 2
+    assert len({a["ChannelId"] for a in dialer.originates()}) == 2

@@ -53,6 +53,8 @@ async def _owe(service: Service, kind: CallbackKind, number: str, *, state: S = 
             values.update(next_attempt_at=None, open_key=None)
         if state == S.FAILED:
             values.update(outcome="busy", note=f"{attempts} attempts, the last: busy")
+        if state == S.DONE:
+            values.update(outcome="answered")
         await conn.execute(update(callbacks).where(callbacks.c.id == created).values(**values))
     return created
 
@@ -205,6 +207,17 @@ async def test_a_user_with_no_phone_of_their_own_books_nothing(service: Service)
 # --- cancel, record, retry -----------------------------------------------------------------------
 
 
+async def test_only_a_supervisor_cancels_a_follow_up_or_a_sample(service: Service) -> None:
+    follow_up = await _owe(service, CallbackKind.FOLLOW_UP, "13900000002", ticket_id=await _forwarded_ticket(service, "维修部"))
+    before = await _rows(service)
+
+    status, refused = await service.call("POST", f"/api/callbacks/{follow_up}/cancel", "维修员", {"reason": "不用回访了"})
+    assert (status, refused["error_id"]) == (403, "forbidden")
+    assert await _rows(service) == before
+    status, cancelled = await service.call("POST", f"/api/callbacks/{follow_up}/cancel", "值班长", {"reason": "客户要求不再回访"})
+    assert (status, cancelled["state"]) == (200, "cancelled")
+
+
 async def test_a_scheduled_callback_is_cancelled_with_its_reason(service: Service) -> None:
     waiting = await _owe(service, CallbackKind.ABANDONED, "13900000001", open_key="13900000001")
 
@@ -291,8 +304,10 @@ async def test_a_complaint_found_on_a_follow_up_goes_back_to_the_department_as_a
     status, refused = await service.call("POST", f"/api/callbacks/{call}/complaint", "营业员", {"note": "投诉"})
     assert (status, refused["error_id"]) == (403, "forbidden")
     status, found = await service.call("POST", f"/api/callbacks/{call}/complaint", "值班长", {"note": "师傅没按约定时间上门"})
-
     assert status == 200
+    status, refused = await service.call("POST", f"/api/callbacks/{call}/complaint", "值班长", {"note": "师傅没按约定时间上门"})
+    assert (status, refused["error_id"]) == (409, "complaint_reported")  # sent twice: one ticket
+
     status, new = await service.call("GET", f"/api/tickets/{found['new_ticket_id']}", "值班长")
     assert (status, new["status"], new["category"], new["department_id"]) == (200, "forwarded", "complaint", service.department_ids["维修部"])
     assert "师傅没按约定时间上门" in new["summary"]
