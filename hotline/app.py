@@ -113,7 +113,7 @@ async def build(settings: Settings) -> Parts:
     tickets = TicketService(engine, bus, clock, policy=t.policy(), calendar=t.calendar(), escalate_every=t.escalation_interval, directory=directory)
     deadlines = DeadlineScheduler(engine, bus, clock, escalate_every=t.escalation_interval, metrics=metrics)
     hub = Hub(clock)
-    pops, feed = ScreenPops(hub, engine, directory, capture.store), ConsoleFeed(hub, engine, capture.store)
+    pops, feed = ScreenPops(hub, engine, directory, capture.store, repeat_days=settings.floor.repeat_days), ConsoleFeed(hub, engine, capture.store)
     callbacks, lost_callers = _callbacks(settings, engine, clock, metrics, client, capture.store, tickets)
     _subscribe(bus, live, tickets, deadlines, pops, feed)
     lost_callers.subscribe(bus)

@@ -5,6 +5,7 @@ small queries), seconds before any agent's phone rings; `caller_view` is the pur
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +30,7 @@ class CallerContext:
     caller: dict[str, Any]
     open_tickets: list[dict[str, Any]] = field(default_factory=list)
     last_calls: list[dict[str, Any]] = field(default_factory=list)
+    repeat: dict[str, Any] | None = None  # repeat_of: a repeat caller about an open ticket
 
 
 def canonical(number: str | None, default_area_code: str) -> str | None:
@@ -60,13 +62,25 @@ def caller_view(number: str | None, callerid_name: str | None, canonical_number:
     }
 
 
+def repeat_of(open_tickets: list[dict[str, Any]], last_calls: list[dict[str, Any]], at: datetime, days: int) -> dict[str, Any] | None:
+    """重复来电 (pure): the caller rang before within `days` and has a ticket still open —
+    this call is about it (the ticket service links it there). The newest open ticket."""
+    if not open_tickets or not last_calls:
+        return None
+    previous = last_calls[0]["arrived_at"]
+    if previous is None or previous < at - timedelta(days=days):
+        return None
+    ticket = open_tickets[0]
+    return {"ticket_id": ticket["id"], "ticket": ticket["number"], "previous_call_at": previous, "days": days}
+
+
 def unknown_caller(number: str | None, callerid_name: str | None, default_area_code: str) -> CallerContext:
     """What is known without the database (a withheld number; or the database failing)."""
     return CallerContext(caller_view(number, callerid_name, canonical(number, default_area_code), None, None))
 
 
-async def load_caller(engine: AsyncEngine, directory: CustomerDirectory, call_id: str, number: str | None, callerid_name: str | None) -> CallerContext:
-    """The caller's context for the pops of call `call_id`."""
+async def load_caller(engine: AsyncEngine, directory: CustomerDirectory, call_id: str, number: str | None, callerid_name: str | None, *, at: datetime | None = None, repeat_days: int = 3) -> CallerContext:
+    """The caller's context for the pops of call `call_id` (arriving `at`)."""
     wanted = canonical(number, directory.default_area_code)
     if wanted is None and is_withheld(number):
         return unknown_caller(number, callerid_name, directory.default_area_code)
@@ -77,7 +91,8 @@ async def load_caller(engine: AsyncEngine, directory: CustomerDirectory, call_id
             notes = (await conn.execute(select(customers.c.notes).where(customers.c.id == profile.customer_id))).scalar_one_or_none()
         tickets = await open_tickets_of_caller(conn, profile.customer_id if profile else None, wanted, opened_by_other_than=call_id)
         last = await _last_calls(conn, number, call_id) if number else []
-    return CallerContext(caller_view(number, callerid_name, wanted, profile, notes), tickets, last)
+    repeat = repeat_of(tickets, last, at, repeat_days) if at is not None else None
+    return CallerContext(caller_view(number, callerid_name, wanted, profile, notes), tickets, last, repeat)
 
 
 async def _last_calls(conn: Any, number: str, call_id: str) -> list[dict[str, Any]]:

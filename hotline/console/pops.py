@@ -84,6 +84,7 @@ def pop_message(call_id: str, stage: str, at: datetime, queue: str | None, conte
         "caller": context.caller,
         "open_tickets": context.open_tickets,
         "last_calls": context.last_calls,
+        "repeat": context.repeat,
         "ticket": ticket,
     }
 
@@ -98,7 +99,9 @@ class ScreenPops:
         *,
         agents: AgentUsers | None = None,
         forget_after: timedelta = FORGET_AFTER,
+        repeat_days: int = 3,
     ) -> None:
+        self.repeat_days = repeat_days
         self.hub = hub
         self.engine = engine
         self.directory = directory
@@ -199,7 +202,7 @@ class ScreenPops:
                 record = await self.calls.call_record(call.call_id)
                 call.number, call.name = (record.caller_number, record.caller_name) if record else (None, None)
                 call.identified = True
-            return await load_caller(self.engine, self.directory, call.call_id, call.number, call.name)
+            return await load_caller(self.engine, self.directory, call.call_id, call.number, call.name, at=call.seen_at, repeat_days=self.repeat_days)
         except Exception:
             # A pop with the caller id alone beats no pop; the log says what failed.
             log.exception("pop.caller_context_failed", call=call.call_id, caller_number=call.number)

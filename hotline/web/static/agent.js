@@ -45,7 +45,10 @@ function renderCaller(message) {
       fact(t("ticket.area"), label("area", caller.area), { id: "pop-area" }),
       fact(t("pop.manager"), manager ? t("pop.manager_value", { name: manager.name, extension: manager.extension || "—" }) : "—", { id: "pop-manager" }),
       fact(t("pop.queue"), message.queue || "—"),
-      fact(t("pop.notes"), caller.notes || "—", { id: "pop-notes", class: "notes" })));
+      fact(t("pop.notes"), caller.notes || "—", { id: "pop-notes", class: "notes" })),
+    message.repeat ? h("p", { id: "pop-repeat", class: "repeat-caller" },
+      h("strong", {}, t("pop.repeat")), " ",
+      t("pop.repeat_detail", { days: message.repeat.days, ticket: message.repeat.ticket, at: when(message.repeat.previous_call_at) })) : null);
   callerBox.hidden = false;
 }
 

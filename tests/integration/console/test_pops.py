@@ -52,7 +52,7 @@ async def test_the_ringing_pop_with_the_chinese_name_and_vip_tier_reaches_exactl
         "notes": VIP_NOTES,
     }
     assert ring["caller"]["customer_id"] is not None
-    assert ring["ticket"] is None and ring["open_tickets"] == [] and ring["last_calls"] == []
+    assert ring["ticket"] is None and ring["open_tickets"] == [] and ring["last_calls"] == [] and ring["repeat"] is None
     zhang = await a8002.next("pop", call_id=ZHANG_SAN, stage="ringing")
     assert zhang["caller"]["callerid_name"] == "张三"
     assert zhang["caller"]["tier"] == "regular" and zhang["caller"]["name"] is None and zhang["caller"]["notes"] is None
@@ -145,6 +145,8 @@ async def test_a_repeat_caller_sees_the_open_ticket_and_last_call_then_the_call_
     assert ring["open_tickets"][0]["next_due_at"] is not None
     assert ring["open_tickets"][0]["next_due_kind"] == "forward"  # its countdown warns as a forward does
     assert [(c["id"], c["outcome"], c["agent"]) for c in ring["last_calls"]] == [(VIP, "answered", "vip-agent-8009")]
+    # 重复来电: rang again within 3 days about a ticket still open.
+    assert (ring["repeat"]["ticket_id"], ring["repeat"]["ticket"], ring["repeat"]["days"]) == (first["id"], first["number"], 3)
     linked = await a8009.next("pop", call_id=LI_SI, stage="talking", ticket=None)
     linked = await a8009.next("pop", call_id=LI_SI, stage="talking")
     assert linked["ticket"]["id"] == first["id"] and linked["ticket"]["linked"] is True

@@ -71,3 +71,16 @@ def test_a_call_summary_names_the_queue_routed_to_before_it_queues() -> None:
     summary = call_summary(record)
     assert summary["queue"] == "vip" and summary["state"] == "arriving" and summary["answered_at"] is None
     assert set(summary) == {"id", "state", "caller_number", "caller_name", "tier", "queue", "agent", "arrived_at", "queued_at", "answered_at", "ended_at", "outcome"}
+
+
+def test_a_caller_who_rang_within_the_days_with_a_ticket_open_is_a_repeat() -> None:
+    from datetime import timedelta
+
+    from hotline.console.caller import repeat_of
+
+    tickets = [{"id": 7, "number": "T-20261125-0007"}]
+    calls = [{"arrived_at": MOMENT - timedelta(days=2, hours=23)}]
+    assert repeat_of(tickets, calls, MOMENT, 3) == {"ticket_id": 7, "ticket": "T-20261125-0007", "previous_call_at": calls[0]["arrived_at"], "days": 3}
+    assert repeat_of(tickets, [{"arrived_at": MOMENT - timedelta(days=3, seconds=1)}], MOMENT, 3) is None
+    assert repeat_of([], calls, MOMENT, 3) is None  # no open ticket: a new matter
+    assert repeat_of(tickets, [], MOMENT, 3) is None  # never rang before
