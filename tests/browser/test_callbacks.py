@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from hotline.testing.pbx import PbxDouble
+from hotline.testing.transcripts import recorded_answer
 from hotline.web.i18n import translator
 
 from .conftest import SCREENSHOTS, Console
@@ -26,7 +27,7 @@ from .test_console import _log_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the console shows Beijing time
 t = translator("zh-CN")  # the page's own words
-AGENT, EXTENSION = "agent8001", "8001"
+AGENT, EXTENSION, OTHER_EXTENSION = "agent8001", "8001", "8002"
 BOOKED, BUSY, RINGING = "13912345678", "13800000001", "13800000002"  # as the service dials them
 WAIT = 10_000  # ms, for expect(): the service answers in well under a second
 
@@ -100,6 +101,7 @@ def cells(row: Any) -> dict[str, Any]:
 
 async def test_an_agent_books_a_callback_and_the_supervisor_retries_a_failed_one(console: Console, pbx: PbxDouble, browser: Any) -> None:
     agent_token = await console.add_user(AGENT, "agent", "--extension", EXTENSION)
+    other_token = await console.add_user("agent8002", "agent", "--extension", OTHER_EXTENSION)
     await console.add_user("boss", "supervisor")
     errors: list[str] = []
 
@@ -133,14 +135,17 @@ async def test_an_agent_books_a_callback_and_the_supervisor_retries_a_failed_one
     await expect(mine["note"]).to_have_text(f"客户下班后方便接听（{AGENT}）")
     await expect(agent.get_by_test_id(f"callback-cancel-{booked['id']}")).to_have_text(t("callbacks.cancel"))
 
-    # --- a callback due in a second: the double answers its Originate busy -------------------
-    # The double answers by the Originate's Channel; a booked callback is agent-first, so the
-    # Originate rings the agent's extension first (PJSIP/8001) and that is the line made busy.
-    pbx.originate_outcomes[EXTENSION] = "busy"
+    # --- a callback due in a second: the agent answers, the customer's line is busy ----------
+    # Asterisk's answer is the recorded agent-first callback with the customer's DialStatus
+    # BUSY (as the real PBX reports a busy customer: tests/asterisk/test_callbacks.py).
+    pbx.originate_events = False
     soon = (datetime.now(SHANGHAI) + timedelta(seconds=1)).isoformat()
     busy = await api_as(console, agent_token, "POST", "/api/callbacks", {"number": BUSY, "at": soon, "note": "客户说一会儿再打"}, expect_status=201)
-    sent = await originated(pbx, f"cb-{busy['id']}-1")
+    channel_id = f"cb-{busy['id']}-1"
+    sent = await originated(pbx, channel_id)
     assert (sent["Channel"], sent["Context"], sent["Exten"], sent["CallerID"]) == (f"PJSIP/{EXTENSION}", "hotline-callback", BUSY, '"96655" <96655>')
+    answer = recorded_answer("callback-agent-first", {"rec-25": channel_id, "1795533038.20": channel_id})
+    pbx.play([m.replace(b"DialStatus: ANSWER", b"DialStatus: BUSY") if b"Context: hotline-callback" in m else m for m in answer])
     failed = await callback_in(console, busy["id"], "failed")
     assert (failed["outcome"], failed["attempts_made"], failed["max_attempts"]) == ("busy", 1, 1)
 
@@ -151,10 +156,10 @@ async def test_an_agent_books_a_callback_and_the_supervisor_retries_a_failed_one
     await expect(cells(agent_row)["state"]).to_have_text(t("callback_state.failed"))
     await expect(agent.get_by_test_id(f"callback-retry-{busy['id']}")).to_have_count(0)
 
-    # --- and one being placed: Asterisk queued its Originate and has said nothing since -------
-    pbx.originate_events = False
+    # --- and one being placed (another agent's): Asterisk queued its Originate and has said
+    # nothing since. One agent's phone never rings for two callbacks at once.
     soon = (datetime.now(SHANGHAI) + timedelta(seconds=1)).isoformat()
-    ringing = await api_as(console, agent_token, "POST", "/api/callbacks", {"number": RINGING, "at": soon}, expect_status=201)
+    ringing = await api_as(console, other_token, "POST", "/api/callbacks", {"number": RINGING, "at": soon}, expect_status=201)
     await originated(pbx, f"cb-{ringing['id']}-1")
     await callback_in(console, ringing["id"], "in_flight")
 
@@ -183,7 +188,7 @@ async def test_an_agent_books_a_callback_and_the_supervisor_retries_a_failed_one
     placing = cells(supervisor.locator(f"#callbacks-in-flight tr[data-callback-id='{ringing['id']}']"))
     await expect(placing["attempts"]).to_have_text("1/1")
     await expect(placing["state"]).to_have_text(t("callback_state.in_flight"))
-    await expect(placing["agent"]).to_have_text(EXTENSION)
+    await expect(placing["agent"]).to_have_text(OTHER_EXTENSION)
     await panel.screenshot(path=SCREENSHOTS / "callbacks-supervisor.png")
 
     # --- the supervisor retries it: waiting, then placed again --------------------------------
