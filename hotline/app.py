@@ -27,6 +27,7 @@ from hotline.calls.store import CallStore
 from hotline.clock import Clock, SystemClock
 from hotline.config import AmiSettings, Settings
 from hotline.console.feed import ConsoleFeed
+from hotline.floor.reports import FloorReports
 from hotline.console.hub import Hub
 from hotline.console.pops import ScreenPops
 from hotline.db.engine import create_engine
@@ -52,6 +53,7 @@ from hotline.web.app import create_app
 from hotline.web.auth import add_auth_routes
 from hotline.web.callbacks import add_callback_routes
 from hotline.web.customers import add_customer_routes
+from hotline.web.floor_reports import add_floor_report_routes
 from hotline.web.pages import add_page_routes
 from hotline.web.tickets import add_ticket_routes
 from hotline.web.users import add_user_routes
@@ -94,6 +96,7 @@ class Parts:
     callbacks: CallbackDispatcher
     lost_callers: LostCallers
     follow_ups: FollowUpPlanner
+    floor_reports: FloorReports
     pbx: PbxDouble | None
 
 
@@ -123,6 +126,7 @@ async def build(settings: Settings) -> Parts:
         mode_of=c.mode_of, max_attempts=c.max_attempts, default_area_code=settings.routing.default_area_code, policy=t.policy(),
     )  # fmt: skip
     follow_ups.subscribe(bus)
+    floor_reports = FloorReports(engine, clock, settings.floor, ZoneInfo(settings.routing.timezone), default_area_code=settings.routing.default_area_code, policy=t.policy())
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
@@ -133,7 +137,7 @@ async def build(settings: Settings) -> Parts:
         _routing_server(settings, directory, presence, metrics, clock),
         tickets, Departments(engine, clock), deadlines,
         UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
-        hub, pops, feed, callbacks, lost_callers, follow_ups, pbx,
+        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, pbx,
     )  # fmt: skip
 
 
@@ -247,6 +251,7 @@ def web_app(settings: Settings, parts: Parts) -> web.Application:
     add_callback_routes(app, desk)
     add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello])
     add_page_routes(app)
+    add_floor_report_routes(app, parts.floor_reports)
     return app
 
 
