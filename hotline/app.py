@@ -27,7 +27,9 @@ from hotline.calls.store import CallStore
 from hotline.clock import Clock, SystemClock
 from hotline.config import AmiSettings, Settings
 from hotline.console.feed import ConsoleFeed
+from hotline.floor.board import FloorBoard
 from hotline.floor.reports import FloorReports
+from hotline.floor.spy import ListenIn
 from hotline.console.hub import Hub
 from hotline.console.pops import ScreenPops
 from hotline.db.engine import create_engine
@@ -54,6 +56,7 @@ from hotline.web.auth import add_auth_routes
 from hotline.web.callbacks import add_callback_routes
 from hotline.web.customers import add_customer_routes
 from hotline.web.floor_reports import add_floor_report_routes
+from hotline.web.floor_spy import add_floor_spy_routes
 from hotline.web.pages import add_page_routes
 from hotline.web.tickets import add_ticket_routes
 from hotline.web.users import add_user_routes
@@ -97,6 +100,7 @@ class Parts:
     lost_callers: LostCallers
     follow_ups: FollowUpPlanner
     floor_reports: FloorReports
+    board: FloorBoard
     pbx: PbxDouble | None
 
 
@@ -127,6 +131,8 @@ async def build(settings: Settings) -> Parts:
     )  # fmt: skip
     follow_ups.subscribe(bus)
     floor_reports = FloorReports(engine, clock, settings.floor, ZoneInfo(settings.routing.timezone), default_area_code=settings.routing.default_area_code, policy=t.policy())
+    board = FloorBoard(hub, engine, clock, floor_reports.today)
+    board.subscribe(bus)
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
@@ -137,7 +143,7 @@ async def build(settings: Settings) -> Parts:
         _routing_server(settings, directory, presence, metrics, clock),
         tickets, Departments(engine, clock), deadlines,
         UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
-        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, pbx,
+        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, pbx,
     )  # fmt: skip
 
 
@@ -198,7 +204,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     ami = asyncio.create_task(parts.client.run(ami_stop), name="ami")
     capturing = asyncio.create_task(parts.capture.run(parts.client.queue), name="capture")
     deadlines = asyncio.create_task(parts.deadlines.run(deadlines_stop), name="deadlines")
-    long_lived = {ami, capturing, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups")}
+    long_lived = {ami, capturing, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups"), asyncio.create_task(parts.board.run(deadlines_stop), name="wallboard")}
     callbacks_stop = asyncio.Event()
     placing = asyncio.create_task(parts.callbacks.run(callbacks_stop, lambda: parts.client.connected), name="callbacks") if settings.callbacks.enabled else None
     if placing is not None:
@@ -249,9 +255,10 @@ def web_app(settings: Settings, parts: Parts) -> web.Application:
     c = settings.callbacks
     desk = CallbackDesk(parts.engine, parts.clock, mode_of=c.mode_of, max_attempts=c.max_attempts, default_area_code=settings.routing.default_area_code, complaint_found=parts.tickets.complaint_found)
     add_callback_routes(app, desk)
-    add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello])
+    add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello, parts.board.hello])
     add_page_routes(app)
     add_floor_report_routes(app, parts.floor_reports)
+    add_floor_spy_routes(app, ListenIn(parts.engine, parts.clock, parts.client.send_originate, settings.floor))
     return app
 
 

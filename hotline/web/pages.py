@@ -21,6 +21,7 @@ from hotline.tickets.lifecycle import TicketStatus
 from hotline.tickets.plan import DeadlineKind
 from hotline.tickets.report import NOT_FORWARDED
 from hotline.tickets.standard import Area, Category, FaultKind, InstallKind, Tier
+from hotline.floor.reports import PERIODS
 from hotline.users.store import Role, User
 from hotline.web.app import CSRF, USER
 from hotline.web.auth import ROLE_PAGES, local_path
@@ -37,7 +38,11 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "department": frozenset({Role.DEPARTMENT}),
     "supervisor": frozenset({Role.SUPERVISOR, Role.ADMIN}),
     "admin": frozenset({Role.ADMIN}),
+    "wallboard": frozenset({Role.SUPERVISOR, Role.ADMIN}),
+    "reports": frozenset({Role.SUPERVISOR, Role.ADMIN}),
 }
+# What a page's JavaScript needs beyond the common page data.
+PAGE_DATA: dict[str, dict[str, Any]] = {"reports": {"periods": list(PERIODS)}}
 LOGIN_ERRORS = {"bad": "login.error.bad", "locked": "login.error.locked"}
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 # What the JavaScript offers in its selects, from the enums themselves (one source).
@@ -98,7 +103,7 @@ def _role_page(name: str) -> Any:
         if user.role not in PAGE_ROLES[name]:
             words = {"t_zh": translator("zh-CN"), **_signed_in(request, user)}
             return _render(request, "forbidden.html", status=403, page="forbidden", user=user, **words)
-        data = {"page": name, "user": _user_data(user), "enums": ENUMS, "not_forwarded": NOT_FORWARDED}
+        data = {"page": name, "user": _user_data(user), "enums": ENUMS, "not_forwarded": NOT_FORWARDED, **PAGE_DATA.get(name, {})}
         return _render(request, f"{name}.html", page=name, user=user, page_data=Markup(script_json(data)), **_signed_in(request, user))
 
     page.__name__ = f"{name}_page"

@@ -50,7 +50,7 @@ ADMINS = {"管理员"}
 
 # Every route that is neither API nor WebSocket, as a conscious choice: a new one fails
 # test_every_route_outside_the_api_is_a_known_page_or_public until it is listed here.
-PAGES = {"/agent", "/department", "/supervisor", "/admin", "/reports"}
+PAGES = {"/agent", "/department", "/supervisor", "/admin", "/reports", "/wallboard"}
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/login"), ("POST", "/login"), ("GET", "/static")}
 NOT_API = {("GET", "/"), ("POST", "/logout"), *(("GET", page) for page in PAGES), *PUBLIC}
 # What a path's placeholders are filled with when a route is called without credentials.
@@ -288,7 +288,7 @@ async def test_each_role_may_do_only_what_its_role_gives_it(service: Service, wh
 
 @pytest.mark.parametrize("page", sorted(PAGES))
 async def test_a_page_opens_only_for_its_roles(service: Service, page: str) -> None:
-    may = {"/agent": {"agent8001", "agent8002"}, "/department": {"维修员", "营业员"}, "/supervisor": WATCHERS, "/admin": ADMINS, "/reports": WATCHERS}[page]
+    may = {"/agent": {"agent8001", "agent8002"}, "/department": {"维修员", "营业员"}, "/supervisor": WATCHERS, "/admin": ADMINS, "/reports": WATCHERS, "/wallboard": WATCHERS}[page]
     answered = {who: (await service.call("GET", page, who))[0] for who in EVERYONE}
 
     assert answered == {who: 200 if who in may else 403 for who in EVERYONE}

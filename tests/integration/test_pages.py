@@ -163,7 +163,7 @@ async def test_a_page_shows_only_the_pages_the_user_may_open(console: Console) -
     _, admin_page = await _get(console, "/admin", admin)
     _, agent_page = await _get(console, "/agent", agent)
 
-    assert _nav_links(admin_page) == ["/supervisor", "/admin"]
+    assert _nav_links(admin_page) == ["/supervisor", "/admin", "/wallboard", "/reports"]
     assert _nav_links(agent_page) == ["/agent"]
 
 
