@@ -27,6 +27,7 @@ from hotline.calls.store import CallStore
 from hotline.clock import Clock, SystemClock
 from hotline.config import AmiSettings, Settings
 from hotline.console.feed import ConsoleFeed
+from hotline.floor.agents import FloorAgents
 from hotline.floor.board import FloorBoard
 from hotline.floor.reports import FloorReports
 from hotline.floor.spy import ListenIn
@@ -55,6 +56,7 @@ from hotline.web.app import create_app
 from hotline.web.auth import add_auth_routes
 from hotline.web.callbacks import add_callback_routes
 from hotline.web.customers import add_customer_routes
+from hotline.web.floor_agents import add_floor_agent_routes
 from hotline.web.floor_reports import add_floor_report_routes
 from hotline.web.floor_spy import add_floor_spy_routes
 from hotline.web.pages import add_page_routes
@@ -101,6 +103,7 @@ class Parts:
     follow_ups: FollowUpPlanner
     floor_reports: FloorReports
     board: FloorBoard
+    floor_agents: FloorAgents
     pbx: PbxDouble | None
 
 
@@ -133,6 +136,9 @@ async def build(settings: Settings) -> Parts:
     floor_reports = FloorReports(engine, clock, settings.floor, ZoneInfo(settings.routing.timezone), default_area_code=settings.routing.default_area_code, policy=t.policy())
     board = FloorBoard(hub, engine, clock, floor_reports.today)
     board.subscribe(bus)
+    floor_agents = FloorAgents(engine, bus, clock, client.send_action, settings.floor, metrics, hub=hub, tz=ZoneInfo(settings.routing.timezone))
+    client.listeners.append(floor_agents.on_ami_event)
+    floor_agents.subscribe(bus)
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
@@ -143,7 +149,7 @@ async def build(settings: Settings) -> Parts:
         _routing_server(settings, directory, presence, metrics, clock),
         tickets, Departments(engine, clock), deadlines,
         UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
-        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, pbx,
+        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, floor_agents, pbx,
     )  # fmt: skip
 
 
@@ -204,7 +210,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     ami = asyncio.create_task(parts.client.run(ami_stop), name="ami")
     capturing = asyncio.create_task(parts.capture.run(parts.client.queue), name="capture")
     deadlines = asyncio.create_task(parts.deadlines.run(deadlines_stop), name="deadlines")
-    long_lived = {ami, capturing, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups"), asyncio.create_task(parts.board.run(deadlines_stop), name="wallboard")}
+    long_lived = {ami, capturing, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups"), asyncio.create_task(parts.board.run(deadlines_stop), name="wallboard"),
+                  asyncio.create_task(parts.floor_agents.run(deadlines_stop, lambda: parts.client.connected), name="floor-agents")}
     callbacks_stop = asyncio.Event()
     placing = asyncio.create_task(parts.callbacks.run(callbacks_stop, lambda: parts.client.connected), name="callbacks") if settings.callbacks.enabled else None
     if placing is not None:
@@ -249,15 +256,16 @@ def web_app(settings: Settings, parts: Parts) -> web.Application:
     """Every route the service serves: API, log-in, pages, WebSocket."""
     app = create_app(parts.calls, parts.users, parts.metrics, lambda: parts.client.connected)
     add_auth_routes(app, parts.users, parts.sessions, parts.guard, secure_cookies=settings.web.secure_cookies)
-    add_user_routes(app, parts.users, parts.sessions, on_change=[parts.hub.disconnect, parts.pops.agents.invalidate])
+    add_user_routes(app, parts.users, parts.sessions, on_change=[parts.hub.disconnect, parts.pops.agents.invalidate, parts.floor_agents.invalidate_users])
     add_customer_routes(app, parts.directory)
     add_ticket_routes(app, parts.tickets, parts.departments)
     c = settings.callbacks
     desk = CallbackDesk(parts.engine, parts.clock, mode_of=c.mode_of, max_attempts=c.max_attempts, default_area_code=settings.routing.default_area_code, complaint_found=parts.tickets.complaint_found)
     add_callback_routes(app, desk)
-    add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello, parts.board.hello])
+    add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello, parts.board.hello, parts.floor_agents.hello])
     add_page_routes(app)
     add_floor_report_routes(app, parts.floor_reports)
+    add_floor_agent_routes(app, parts.floor_agents)
     add_floor_spy_routes(app, ListenIn(parts.engine, parts.clock, parts.client.send_originate, settings.floor))
     return app
 

@@ -1,5 +1,8 @@
 """A PBX test double: an asyncio TCP server speaking Asterisk 22's AMI that replays recorded
-events and injects faults (cuts mid-character, lost events, garbage, dropped links).
+events and injects faults (cuts mid-character, lost events, garbage, dropped links). It
+answers Originate, the resync lists, and the agents' QueueAdd / QueueRemove / QueuePause
+with Asterisk 22's answers and QueueMember* events; a test may pause an agent "from the
+phone" (pause_from_phone) or change its device (member_status).
 
 Over the 400-line guide: the server, its replay script and its action answers share one
 connection set and one pause rule, which read best together; the state model is world.py.
@@ -26,7 +29,7 @@ _ORIGINATE_TECHS = frozenset({"local", "pjsip"})
 # What the recording PBX's dialplan had (traces/README.md).
 DEFAULT_CONTEXTS = frozenset({
     "hotline-in", "caller-hold", "caller-press1", "agents", "customers",
-    "hotline-callback", "hotline-survey", "hotline-exit",
+    "hotline-callback", "hotline-survey", "hotline-exit", "hotline-spy",
 })  # fmt: skip
 # Outcome -> (OriginateResponse Response, Reason): 4 answered, 5 busy, 3 no answer.
 _OUTCOMES = {"answer": ("Success", "4"), "busy": ("Failure", "5"), "noanswer": ("Failure", "3")}
@@ -201,6 +204,9 @@ class PbxDouble:
             "queuestatus": self._queue_status,
             "queuesummary": self._queue_summary,
             "originate": self._originate,
+            "queueadd": self._queue_add,
+            "queueremove": self._queue_remove,
+            "queuepause": self._queue_pause,
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -514,6 +520,79 @@ class PbxDouble:
         ]  # fmt: skip
 
 
+    # -- queue members: QueueAdd, QueueRemove, QueuePause (answers and events as Asterisk 22's) --
+
+    async def _queue_add(self, client: _Connection, action: Action) -> None:
+        queue, interface = action.get("Queue"), action.get("Interface")
+        if not queue or not interface:
+            missing = "Queue" if not queue else "Interface"
+            await self._reply(client, action, "Error", [("Message", f"'{missing}' not specified.")])
+            return
+        paused = _true(action.get("Paused"))
+        made = self.world.add_member(queue, interface, action.get("MemberName"), paused=paused, reason=action.get("Reason"), now=self._event_time())
+        await self._member_answer(client, action, made, "Added interface to queue")
+
+    async def _queue_remove(self, client: _Connection, action: Action) -> None:
+        queue, interface = action.get("Queue"), action.get("Interface")
+        if not queue or not interface:
+            await self._reply(client, action, "Error", [("Message", "Need 'Queue' and 'Interface' parameters.")])
+            return
+        made = self.world.remove_member(queue, interface, now=self._event_time())
+        await self._member_answer(client, action, made, "Removed interface from queue")
+
+    async def _queue_pause(self, client: _Connection, action: Action) -> None:
+        interface, paused = action.get("Interface"), action.get("Paused")
+        if not interface or not paused:
+            await self._reply(client, action, "Error", [("Message", "Need 'Interface' and 'Paused' parameters.")])
+            return
+        events = self.world.pause_member(action.get("Queue") or None, interface, paused=_true(paused), reason=action.get("Reason"), now=self._event_time())
+        if not events:
+            await self._reply(client, action, "Error", [("Message", "Interface not found")])
+            return
+        done = "Interface paused successfully" if _true(paused) else "Interface unpaused successfully"
+        self._apply(events)
+        await self._reply(client, action, "Success", [("Message", done)])
+        await self._emit(events)
+
+    async def _member_answer(self, client: _Connection, action: Action, made: Fields | str, done: str) -> None:
+        if isinstance(made, str):
+            await self._reply(client, action, "Error", [("Message", made)])
+            return
+        self._apply([made])
+        await self._reply(client, action, "Success", [("Message", done)])
+        await self._emit([made])
+
+    def pause_from_phone(self, interface: str, *, paused: bool = True, reason: str = "", queue: str | None = None) -> None:
+        """A pause (or unpause) nobody asked for over this AMI: from the agent's phone or
+        another tool. Its QueueMemberPause events go to every client (lost if none is
+        connected, as Asterisk's would be), and the members keep it for QueueStatus."""
+        events = self.world.pause_member(queue, interface, paused=paused, reason=reason, now=self._event_time())
+        if not events:
+            raise ValueError(f"{interface} is in no queue{' ' + queue if queue else ''}")
+        self._apply(events)
+        self._spawn(self._emit(events), "pbx.member-events")
+
+    def member_status(self, interface: str, status: str, *, in_call: bool | None = None) -> None:
+        """The agent's device changed (Asterisk device states: 1 idle, 2 in use, 6 ringing)."""
+        events = self.world.member_status(interface, status, in_call=in_call, now=self._event_time())
+        self._apply(events)
+        self._spawn(self._emit(events), "pbx.member-events")
+
+    def _apply(self, events: list[Fields]) -> None:
+        """Asterisk changes its members first, then answers, then sends the events."""
+        for event in events:
+            self.world.apply(event)
+
+    async def _emit(self, events: list[Fields]) -> None:
+        for event in events:
+            message = render(event.items())
+            for client in self._receivers():
+                await client.send([message], self.chunking)
+
+    def _event_time(self) -> float:
+        """Just after the last event: the double's clock is the events' (Ping says the same)."""
+        return self.world.time + 0.000001 if self.world.time is not None else time.time()
+
 def _unknown_command(action: Action) -> str:
     return (
         f"Invalid/unknown command: {action.name}. "
@@ -541,3 +620,8 @@ def _parse_caller_id(caller_id: str) -> tuple[str, str]:
         return match.group(3), (match.group(1) or match.group(2) or "").strip()
     bare = caller_id.strip()
     return (bare, "") if re.fullmatch(r"[\d*#+]+", bare) else ("", bare)
+
+
+def _true(value: str) -> bool:
+    """Asterisk's ast_true."""
+    return value.strip().lower() in ("yes", "true", "y", "t", "1", "on")

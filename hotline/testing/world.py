@@ -67,6 +67,8 @@ class PbxWorld:
         self.channels: dict[str, LiveChannel] = {}
         self.queues: dict[str, QueueState] = {}
         self.time: float | None = None  # the Timestamp of the last event applied
+        # Queues Asterisk has even before an event names them (the recording PBX's).
+        self.configured_queues: set[str] = {"hotline", "vip"}
         self._handlers: dict[str, Callable[[Fields], None]] = {
             "Newchannel": self._new_channel,
             "Newexten": self._new_exten,
@@ -213,10 +215,79 @@ class PbxWorld:
     def _member_removed(self, event: Fields) -> None:
         self._queue(event).members.pop(event.get("Interface", ""), None)
 
+    # -- queue members, as QueueAdd / QueueRemove / QueuePause change them -------------------
+
+    def add_member(self, queue: str, interface: str, name: str, *, paused: bool, reason: str, now: float) -> Fields | str:
+        """QueueAdd: the QueueMemberAdded event, or the error message Asterisk 22 answers."""
+        if queue not in self.queue_names():
+            return "Unable to add interface to queue: No such queue"
+        if interface in self.queues.get(queue, QueueState()).members:
+            return "Unable to add interface: Already there"
+        member = {
+            "MemberName": name or interface, "Interface": interface, "StateInterface": interface,
+            "Membership": "dynamic", "Penalty": "0", "CallsTaken": "0", "LastCall": "0",
+            "LastPause": str(int(now)) if paused else "0", "LoginTime": str(int(now)), "InCall": "0",
+            "Status": "1", "Paused": "1" if paused else "0", "PausedReason": reason if paused else "",
+            "Ringinuse": "0", "Wrapuptime": "0",
+        }  # fmt: skip
+        return _member_event("QueueMemberAdded", queue, member, now)
+
+    def remove_member(self, queue: str, interface: str, now: float) -> Fields | str:
+        """QueueRemove: the QueueMemberRemoved event, or Asterisk 22's error message."""
+        if queue not in self.queue_names():
+            return "Unable to remove interface from queue: No such queue"
+        member = self.queues.get(queue, QueueState()).members.get(interface)
+        if member is None:
+            return "Unable to remove interface: Not there"
+        if member.get("Membership") == "static":
+            return "Member not dynamic"
+        return _member_event("QueueMemberRemoved", queue, _as_event_member(member), now)
+
+    def pause_member(self, queue: str | None, interface: str, *, paused: bool, reason: str, now: float) -> list[Fields]:
+        """QueuePause (no queue: every queue the interface is in): one QueueMemberPause per
+        queue, empty when the interface is in none. Asterisk keeps an unpause's reason too."""
+        events = []
+        for name, state in self.queues.items():
+            member = state.members.get(interface)
+            if member is None or queue not in (None, name):
+                continue
+            changed = {**_as_event_member(member), "Paused": "1" if paused else "0", "PausedReason": reason}
+            if paused:
+                changed["LastPause"] = str(int(now))
+            events.append(_member_event("QueueMemberPause", name, changed, now))
+        return events
+
+    def member_status(self, interface: str, status: str, *, in_call: bool | None, now: float) -> list[Fields]:
+        """The device behind a member changed: one QueueMemberStatus per queue it is in."""
+        events = []
+        for name, state in self.queues.items():
+            member = state.members.get(interface)
+            if member is not None:
+                changed = {**_as_event_member(member), "Status": status}
+                if in_call is not None:
+                    changed["InCall"] = "1" if in_call else "0"
+                events.append(_member_event("QueueMemberStatus", name, changed, now))
+        return events
+
+    def queue_names(self) -> set[str]:
+        return set(self.configured_queues) | set(self.queues)
+
 
 def _rolling(average: int, sample: int) -> int:
     """app_queue's running average: three parts old value, one part new."""
     return (average * 3 + sample) >> 2
+
+
+def _as_event_member(member: Fields) -> Fields:
+    """A stored member (QueueStatus's names) under the names of the QueueMember* events."""
+    return {key: member.get(name, "") for key, name in _MEMBER_KEYS} | {"Ringinuse": "0"}
+
+
+def _member_event(event: str, queue: str, member: Fields, now: float) -> Fields:
+    """A QueueMember* event in Asterisk 22's order (the real PBX's, tests/asterisk)."""
+    order = ("MemberName", "Interface", "StateInterface", "Membership", "Penalty", "CallsTaken", "LastCall",
+             "LastPause", "LoginTime", "InCall", "Status", "Paused", "PausedReason", "Ringinuse", "Wrapuptime")  # fmt: skip
+    return {"Event": event, "Privilege": "agent,all", "Timestamp": f"{now:.6f}", "Queue": queue, **{key: member.get(key, "") for key in order}}
 
 
 def _elapsed(since: float, now: float) -> int:

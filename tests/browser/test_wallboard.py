@@ -1,6 +1,7 @@
 """The wallboard in a real browser: a supervisor opens it, a recorded call (moved to now)
 is played in two parts; while the caller waits the queue's tile counts them, once the
-call is answered and ends today's figures count it, all by push. A reload (a reconnect)
+call is answered and ends today's figures count it, and the agent who answered is in
+after-call work, then paused from the phone, all by push. A reload (a reconnect)
 shows the same. The screenshot docs/screenshots/wallboard.png is linked from the README."""
 
 from __future__ import annotations
@@ -49,8 +50,18 @@ async def test_the_wallboard_counts_a_waiting_caller_then_the_answered_call_by_p
     await expect(page.get_by_test_id("board-lost-rate").locator(".tile-value")).to_have_text("0.0%")
     await expect(page.get_by_test_id("limit-forward")).to_be_visible()
 
+    # Agents by state, by push: 8002 answered the call, so the service put them in after-call
+    # work (话后整理); then they pause on the phone (a QueueMemberPause nobody asked for).
+    tile = page.locator("#board-agents .agent-tile[data-extension='8002']")
+    await expect(tile).to_have_attribute("data-state", "wrapup", timeout=WAIT)
+    await expect(page.get_by_test_id("agents-wrapup")).to_have_text(f"{t('agent_state.wrapup')} 1")
+    pbx.pause_from_phone("Local/8002@agents/n", reason="就餐")
+    await expect(tile).to_have_attribute("data-state", "paused", timeout=WAIT)
+    await expect(tile.locator(".agent-state")).to_have_text(f"{t('agent_state.paused')}（就餐）")
+
     # A reload is a reconnect: hello brings the board back as it was.
     await page.reload()
     await expect(page.get_by_test_id("board-answered").locator(".tile-value")).to_have_text("1", timeout=WAIT)
+    await expect(tile).to_have_attribute("data-state", "paused", timeout=WAIT)
     await page.screenshot(path=SCREENSHOTS / "wallboard.png", full_page=True)
     assert errors == []

@@ -7,6 +7,7 @@ import {
   api, connectLive, countdown, debounce, fill, h, label, me, notify, t, tierBadge, when,
 } from "./console.js";
 import { ROLE_ACTIONS, TicketPanel, statusChip, ticketItem } from "./tickets.js";
+import { showAgentState } from "./floor-agent.js";
 
 const OPEN_STATUSES = "open,forwarded,acknowledged";
 const part = (id) => document.getElementById(id);
@@ -149,7 +150,11 @@ function ticketTouched(ticketId) {
 }
 
 connectLive({
+  agent_state(message) {
+    if (message.agent) showAgentState(message.agent);
+  },
   hello(message) {
+    if (message.agent_state) showAgentState(message.agent_state);
     // A reconnect must not blank the page: keep the pop shown when the server has none.
     if (message.pop) renderPop(message.pop);
     loadMineSoon();

@@ -157,8 +157,15 @@ part("extension-requests-refresh").addEventListener("click", loadRequests);
 fill(escalations, h("li", { class: "muted placeholder" }, t("supervisor.no_escalations")));
 renderCalls();
 
+// The page's other parts (floor-supervisor.js) hear the same socket through DOM events.
+const tell = (type) => (message) => document.dispatchEvent(new CustomEvent("hotline:" + type, { detail: message }));
+const tellHello = tell("hello");
+
 connectLive({
+  agent_state: tell("agent_state"),
+  wrapup_over_limit: tell("wrapup_over_limit"),
   hello(message) {
+    tellHello(message);
     calls.clear();
     for (const call of message.calls || []) calls.set(call.id, call);
     renderCalls();

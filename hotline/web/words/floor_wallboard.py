@@ -1,6 +1,13 @@
 """Words of the floor (issue "Run the floor"): key -> (zh-CN, en)."""
 
 MESSAGES: dict[str, tuple[str, str]] = {
+    # --- the supervisor's agents panel --------------------------------------------------------
+    "floor.agents": ("坐席", "Agents"),
+    "floor.agent": ("坐席", "Agent"),
+    "floor.extension": ("分机", "Extension"),
+    "floor.state": ("状态", "State"),
+    "floor.since": ("持续", "For"),
+    "floor.listen_in": ("监听 / 耳语 / 强插", "Listen / whisper / barge"),
     # --- the wallboard (实时大屏) -----------------------------------------------------------
     "page.wallboard": ("实时大屏", "Wallboard"),
     "board.today": ("今日话务", "Today's calls"),

@@ -190,6 +190,7 @@ async def test_a_field_in_the_body_is_refused(floor: Floor) -> None:
 async def test_an_originate_asterisk_refuses_is_recorded_as_failed(engine: AsyncEngine, pbx: PbxDouble, client: AmiClient, aiohttp_client: Any) -> None:
     """A PBX without the hotline-spy context answers at once, before any phone rings."""
     floor = await _floor(engine, pbx, client, aiohttp_client)
+    pbx.contexts.discard("hotline-spy")
 
     status, body = await floor.post("/api/floor/agents/8101/whisper", "值班长")
 
