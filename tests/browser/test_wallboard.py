@@ -64,4 +64,11 @@ async def test_the_wallboard_counts_a_waiting_caller_then_the_answered_call_by_p
     await expect(page.get_by_test_id("board-answered").locator(".tile-value")).to_have_text("1", timeout=WAIT)
     await expect(tile).to_have_attribute("data-state", "paused", timeout=WAIT)
     await page.screenshot(path=SCREENSHOTS / "wallboard.png", full_page=True)
+
+    # The day's report shows 8002's time in each state so far (the replayed events run a few
+    # seconds ahead of the wall clock, so which states have time yet is not fixed).
+    await page.goto(f"{console.url}/reports")
+    await expect(page.get_by_test_id("floor-report")).to_be_visible(timeout=WAIT)
+    await expect(page.locator("#table-agent-time tr[data-extension='8002']")).to_have_count(1, timeout=WAIT)
+    await expect(page.locator("#table-agent-time thead")).to_contain_text(t("reports.agent_time.logged_in"))
     assert errors == []

@@ -4,7 +4,7 @@
 // follow-ups and satisfaction. Charts are inline SVG drawn here, no library; the page
 // prints on A4 (reports.css), the monthly one being what goes to branch management.
 
-import { api, fill, fullTime, h, label, now, pageData, shanghaiDate, svg, t } from "./console.js";
+import { api, fill, fullTime, h, label, now, pageData, shanghaiDate, span, svg, t } from "./console.js";
 
 const part = (id) => document.getElementById(id);
 const form = part("report-form");
@@ -343,6 +343,29 @@ function render(report) {
   renderDays(report);
   renderDepartments(report);
   renderTables(report);
+  renderAgentTime(report);
+}
+
+// Time in each state per agent (日报 only): GET /api/floor/agents/time for the day.
+async function renderAgentTime(report) {
+  const block = part("agent-time-block");
+  block.hidden = report.period !== "day";
+  if (block.hidden) return;
+  const table = part("table-agent-time");
+  try {
+    const body = await api("GET", `/api/floor/agents/time?day=${encodeURIComponent(report.from)}`);
+    const reasons = [...new Set(body.agents.flatMap((agent) => Object.keys(agent.paused || {})))].sort();
+    const reasonTitle = (reason) => t("reports.agent_time.paused", { reason: reason || t("floor_agent.no_reason") });
+    fill(table.tHead, h("tr", {},
+      [t("floor.agent"), t("floor.extension"), t("reports.agent_time.logged_in"), label("agent_state", "ready"), label("agent_state", "ringing"),
+        label("agent_state", "on_call"), label("agent_state", "wrapup"), ...reasons.map(reasonTitle)].map((title) => h("th", { scope: "col" }, title))));
+    fill(table.tBodies[0], body.agents.map((agent) => h("tr", { dataset: { extension: agent.extension } },
+      h("td", {}, agent.name || "—"), h("td", {}, agent.extension),
+      ...[agent.logged_in, agent.ready, agent.ringing, agent.on_call, agent.wrapup, ...reasons.map((reason) => (agent.paused || {})[reason] || 0)]
+        .map((seconds) => h("td", { class: "num" }, span(seconds || 0))))));
+  } catch (error) {
+    fill(table.tBodies[0], h("tr", {}, h("td", { class: "error" }, t("common.failed", { message: error.message }))));
+  }
 }
 
 async function load() {

@@ -1,6 +1,10 @@
 """Words of the floor (issue "Run the floor"): key -> (zh-CN, en)."""
 
 MESSAGES: dict[str, tuple[str, str]] = {
+    # --- the reports page: time in each state (日报) --------------------------------------------
+    "reports.agent_time": ("坐席状态时长", "Time in each state"),
+    "reports.agent_time.logged_in": ("签入时长", "Logged in"),
+    "reports.agent_time.paused": ("示忙：{reason}", "Not ready: {reason}"),
     # --- the supervisor's agents panel --------------------------------------------------------
     "floor.agents": ("坐席", "Agents"),
     "floor.agent": ("坐席", "Agent"),
