@@ -13,6 +13,15 @@ _HELP = {
     "hotline_calls_total": ("counter", "hotline calls captured"),
     "hotline_call_events_stored_total": ("counter", "call events stored"),
     "hotline_store_retries_total": ("counter", "database writes retried after an error"),
+    "hotline_deadline_firings_total": ("counter", "deadline warnings, breaches and escalations fired"),
+    "hotline_deadline_claim_errors_total": ("counter", "deadline scheduler rounds that failed"),
+    "hotline_callbacks_placed_total": ("counter", "callback calls Asterisk accepted (Originate queued)"),
+    "hotline_callback_attempts_ended_total": ("counter", "callback attempts whose outcome was recorded"),
+    "hotline_callback_errors_total": ("counter", "callback dispatcher rounds that failed"),
+    "hotline_floor_actions_total": ("counter", "agent state actions sent to Asterisk (log in/out, pause, ready, forced)"),
+    "hotline_floor_state_changes_total": ("counter", "agent state changes stored"),
+    "hotline_floor_wrapup_over_limit_total": ("counter", "after-call work past its limit, told to supervisors"),
+    "hotline_floor_errors_total": ("counter", "floor agent rounds that failed"),
 }
 
 
