@@ -411,6 +411,18 @@ def _texts(value: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _pause_reasons(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Pause reasons go to Asterisk, which keeps 79 bytes of one (26 Chinese characters)."""
+    value = _texts(value)
+    if any(len(item.encode()) > 79 for item in value):
+        raise _Invalid("each reason must be at most 79 bytes in UTF-8 (26 Chinese characters): Asterisk keeps no more")
+    return value
+
+
+def _pause_reason(value: str) -> str:
+    return _pause_reasons((value,))[0]
+
+
 def _seconds_whole(value: int) -> int:
     if value < 0 or value > 600:
         raise _Invalid(f"must be a whole number of seconds from 0 to 600, not {value}")
@@ -433,8 +445,8 @@ class FloorSettings:
     member_interface: str = _setting("PJSIP/{extension}", check=_channel_template("extension"))
     member_name: str = _setting("agent-{extension}")
     # 示忙 reasons an agent picks from; after-call work (话后整理) is a pause with its own reason.
-    pause_reasons: tuple[str, ...] = _setting(("小休", "就餐", "培训"), check=_texts)
-    wrapup_reason: str = _setting("话后整理")
+    pause_reasons: tuple[str, ...] = _setting(("小休", "就餐", "培训"), check=_pause_reasons)
+    wrapup_reason: str = _setting("话后整理", check=_pause_reason)
     # After each answered hotline call the agent is paused in after-call work, which they
     # end; past wrapup_limit the supervisors are told.
     wrapup_after_calls: bool = _setting(True)

@@ -15,6 +15,7 @@ users map and the expectations, and read best together; the pure parts are in st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -369,9 +370,13 @@ class FloorAgents:
         return {"Action": "QueueAdd", "Queue": queue, "Interface": s.member_interface.format(extension=extension), "MemberName": s.member_name.format(extension=extension)}
 
     def _queue_removes(self, extension: str) -> list[dict[str, Any]]:
+        """签出 leaves every queue the agent is in (not only the login queues: an agent left
+        in vip would still be offered its calls), and the login queues in any case. A
+        static member (queues.conf `member =>`) is refused by Asterisk: the answer says so."""
         known = self.states.interfaces(extension)
         fallback = self.settings.member_interface.format(extension=extension)
-        return [{"Action": "QueueRemove", "Queue": q, "Interface": known.get(q, fallback)} for q in self.settings.login_queues]
+        queues = sorted({*known, *self.settings.login_queues})
+        return [{"Action": "QueueRemove", "Queue": q, "Interface": known.get(q, fallback)} for q in queues]
 
     def _queue_pauses(self, extension: str, reason: str | None) -> list[dict[str, Any]]:
         """One QueuePause per queue the agent is in (a pause in its login queues alone would
@@ -454,10 +459,11 @@ class FloorAgents:
             except (AmiDisconnected, TimeoutError) as exc:
                 self._synced = False
                 log.warning("floor.ami_unavailable", error=type(exc).__name__)
+                await self._pause_after_failure(stop)
             except Exception:  # a database fault: what is not stored stays, tried next round
-                self._synced = False  # a resync it broke is done again (once more is harmless)
                 self.metrics.inc("hotline_floor_errors_total")
                 log.exception("floor.round_failed")
+                await self._pause_after_failure(stop)
             await self._nap(stop)
         log.info("floor.stopped")
 
@@ -480,6 +486,13 @@ class FloorAgents:
         the snapshot: events older than it are in the snapshot already and are dropped, so an
         older event read after it cannot undo what it shows."""
         self._synced = True  # a FullyBooted read from here on asks for another
+        try:
+            await self._resync()
+        except BaseException:
+            self._synced = False  # done again next round
+            raise
+
+    async def _resync(self) -> None:
         pong = await self.send({"Action": "Ping"})
         taken = _pong_time(pong) or self.clock.now()
         replies = await self.send({"Action": "QueueStatus"}, as_list=True, timeout=30)
@@ -557,6 +570,8 @@ class FloorAgents:
         status = self.states.status(item.extension)
         if status is None or status.state in (AgentState.LOGGED_OUT, AgentState.PAUSED, AgentState.WRAPUP):
             return
+        if self.states.paused_everywhere(item.extension):
+            return  # they paused during the call (示忙, their reason): that stands
         wrapup = self.settings.wrapup_reason
         try:
             await self._act(_Ask("pause", item.extension, self._queue_pauses(item.extension, wrapup), _Want.PAUSED, wrapup, why=wrapup), None, wait=False)
@@ -585,7 +600,13 @@ class FloorAgents:
     def _next_wake(self) -> datetime:
         limit, now = self.settings.wrapup_limit_interval, self.clock.now()
         dues = [s.since + limit for s in self.states.current().values() if s.state is AgentState.WRAPUP and (s.extension, s.since) not in self._told_over]
-        return min([*dues, now + USERS_EVERY])
+        return max(now, min([*dues, now + USERS_EVERY]))
+
+    async def _pause_after_failure(self, stop: asyncio.Event) -> None:
+        """A failed round waits link_check (real time) before the next: a fault that lasts
+        (the database down) must not turn the loop into a spin, nor a flood of QueueStatus."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=self.link_check)
 
     async def _nap(self, stop: asyncio.Event) -> None:
         waits = {asyncio.create_task(stop.wait()), asyncio.create_task(self._arrived.wait()), asyncio.create_task(self.clock.sleep_until(self._next_wake()))}

@@ -63,7 +63,8 @@ class FloorBoard:
     async def push(self) -> bool:
         """Compute and send when it changed (the time stamp aside); whether it was sent."""
         board = await self.compute()
-        text = json.dumps({k: v for k, v in board.items() if k != "at"}, default=str, sort_keys=True)
+        figures = {k: v for k, v in board["figures"].items() if k != "as_of"}
+        text = json.dumps({"figures": figures, "tickets": board["tickets"]}, default=str, sort_keys=True)
         self._last = board
         if text == self._last_text:
             return False

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from fractions import Fraction
@@ -42,7 +42,7 @@ from typing import Any
 
 from hotline.callbacks.sampling import SAMPLE_RULES, SampleGroup
 from hotline.config import FloorSettings
-from hotline.routing.numbers import is_withheld
+from hotline.routing.numbers import BadNumber, is_withheld, normalise
 from hotline.tickets.report import NOT_FORWARDED, DeadlineTimes, TicketTimes, outcome
 from hotline.tickets.report import figures as sla_figures
 
@@ -117,12 +117,12 @@ LOST = frozenset({Fate.ABANDONED, Fate.TIMED_OUT})
 
 
 def wait_seconds(call: CallRow) -> float | None:
-    """The queue wait: Asterisk's HoldTime, else queued -> answered / abandoned / ended."""
-    if call.hold_seconds is not None:
-        return call.hold_seconds
+    """The queue wait: first queued -> answered / abandoned / ended. Asterisk's HoldTime only
+    when that is not known (a call rebuilt after a reconnect): it counts the last queue
+    alone, and a caller moved from an emptied vip queue to hotline waited in both."""
     until = call.answered_at or call.abandoned_at or call.ended_at
     if call.queued_at is None or until is None:
-        return None
+        return call.hold_seconds
     return max(0.0, (until - call.queued_at).total_seconds())
 
 
@@ -139,14 +139,14 @@ def fate(call: CallRow, rules: Rules) -> Fate:
     return Fate.TIMED_OUT
 
 
-def repeat_calls(calls: Iterable[CallRow], repeat_days: int, earlier: Mapping[str, datetime] | None = None) -> set[str]:
+def repeat_calls(calls: Iterable[CallRow], repeat_days: int, earlier: Mapping[str, datetime] | None = None, *, default_area_code: str = "0827") -> set[str]:
     """The ids of the calls whose number called before within repeat_days; `earlier` gives
     each number's latest call before the first of `calls` (the look-back)."""
     last_seen: dict[str, datetime] = dict(earlier or {})
     within = timedelta(days=repeat_days)
     repeats = set()
     for call in sorted(calls, key=lambda c: (c.arrived_at, c.id)):
-        number = number_key(call.caller_number)
+        number = number_key(call.caller_number, default_area_code)
         if number is None:
             continue
         before = last_seen.get(number)
@@ -156,9 +156,15 @@ def repeat_calls(calls: Iterable[CallRow], repeat_days: int, earlier: Mapping[st
     return repeats
 
 
-def number_key(raw: str | None) -> str | None:
-    """The number as compared for repeats; None when withheld."""
-    return None if raw is None or is_withheld(raw) else raw.strip()
+def number_key(raw: str | None, default_area_code: str = "0827") -> str | None:
+    """The number as compared for repeats, canonical (013912345678, 13912345678 and
+    +8613912345678 are one caller); as given when it is no phone number; None withheld."""
+    if raw is None or is_withheld(raw):
+        return None
+    try:
+        return normalise(raw, default_area_code=default_area_code)
+    except BadNumber:
+        return raw.strip()
 
 
 def _seconds(values: Sequence[float], pick: Callable[[Sequence[float]], float]) -> float | None:
@@ -326,6 +332,18 @@ def grouped_tickets(rows: Sequence[TicketRow], key: Callable[[TicketRow], str], 
 
 def department_of(row: TicketRow) -> str:
     return row.department or NOT_FORWARDED
+
+
+# The hotline's own clocks, not the department's: forwarding within 10 minutes is the first
+# responder's, the follow-up the hotline's.
+HOTLINE_KINDS = frozenset({"forward", "follow_up"})
+
+
+def departments_work(rows: Sequence[TicketRow]) -> list[TicketRow]:
+    """The rows as a department is judged on them: its own deadlines only (a late forward
+    by the hotline does not count against the department that acknowledged in time)."""
+    return [replace(row, deadlines=tuple(d for d in row.deadlines if d.kind not in HOTLINE_KINDS)) if row.department else row for row in rows]
+
 
 
 def ranked_departments(groups: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -102,7 +102,7 @@ class FloorReports:
         start, end = self._bounds(day, day)
         async with self.engine.connect() as conn:
             rows, earlier = await self._calls(conn, start, end, keep=True)
-        repeats = f.repeat_calls(rows, self.rules.repeat_days, earlier)
+        repeats = f.repeat_calls(rows, self.rules.repeat_days, earlier, default_area_code=self.default_area_code)
         return {
             "date": day.isoformat(),
             "as_of": now.astimezone(UTC).isoformat(),
@@ -143,7 +143,7 @@ class FloorReports:
         }
 
     def _call_section(self, rows: list[f.CallRow], earlier: Mapping[str, datetime], first: date, last: date) -> dict[str, Any]:
-        repeats = f.repeat_calls(rows, self.rules.repeat_days, earlier)
+        repeats = f.repeat_calls(rows, self.rules.repeat_days, earlier, default_area_code=self.default_area_code)
         days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
         return {
             "total": f.call_figures("all", rows, self.rules, repeats),
@@ -209,7 +209,7 @@ class FloorReports:
         look_back = select(calls.c.caller_number, latest).where(calls.c.arrived_at >= since, calls.c.arrived_at < start).group_by(calls.c.caller_number)
         earlier: dict[str, datetime] = {}
         for number, at in (await conn.execute(look_back)).all():
-            if (key := f.number_key(number)) is not None:
+            if (key := f.number_key(number, self.default_area_code)) is not None:
                 earlier[key] = max(repo.utc(at), earlier.get(key, repo.utc(at)))
         if keep:
             self._earlier = (start, earlier)
@@ -309,7 +309,7 @@ def _sample_tally(rows: Iterable[Any]) -> dict[SampleGroup, tuple[int, int]]:
 def _ticket_section(rows: list[f.TicketRow], now: datetime) -> dict[str, Any]:
     return {
         "total": f.ticket_figures("合计", rows, now),
-        "departments": f.ranked_departments(f.grouped_tickets(rows, f.department_of, now)),
+        "departments": f.ranked_departments(f.grouped_tickets(f.departments_work(rows), f.department_of, now)),
         "not_forwarded": f.ticket_figures(NOT_FORWARDED, [r for r in rows if r.department is None], now),
         "categories": f.grouped_tickets(rows, lambda r: r.category, now),
         "areas": f.grouped_tickets(rows, lambda r: r.area, now),
@@ -363,8 +363,16 @@ def to_csv(report: Mapping[str, Any], label: Label | None = None) -> str:
     s = report["satisfaction"]
     rows += _section("满意度", _SATISFACTION_HEADERS, (_satisfaction_row(g) for g in [*s["departments"], s["total"]]))
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    csv.writer(out, lineterminator="\r\n").writerows([[_inert(cell) for cell in row] for row in rows])
     return out.getvalue()
+
+
+def _inert(cell: Any) -> Any:
+    """A text a spreadsheet would run as a formula (=, +, -, @ first: a late reason typed by
+    anyone) gets a leading apostrophe; numbers stay numbers."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
 
 
 def _rules_rows(rules: Mapping[str, Any]) -> list[list[Any]]:

@@ -186,6 +186,12 @@ class AgentStates:
     def status(self, extension: str) -> AgentStatus | None:
         return self._status.get(extension)
 
+    def paused_everywhere(self, extension: str) -> bool:
+        """Paused in every queue it is in, whatever its state shows now (a pause chosen
+        during a call shows only once the call ends)."""
+        members = self._members.get(extension, {})
+        return bool(members) and all(m.paused for m in members.values())
+
     def interfaces(self, extension: str) -> dict[str, str]:
         """Queue -> the member's interface, for each queue the agent is in."""
         return {queue: m.interface for queue, m in self._members.get(extension, {}).items()}

@@ -44,30 +44,37 @@ def add_floor_agent_routes(app: web.Application, agents: FloorAgents) -> None:
     app.router.add_post("/api/floor/me/{action}", act_on_myself)
     app.router.add_get("/api/floor/agents", list_agents)
     app.router.add_get("/api/floor/agents/time", time_report)
-    app.router.add_post("/api/floor/agents/{extension}/{action}", force)
+    # Only the force actions: listen, whisper and barge share the prefix (web/floor_spy.py).
+    app.router.add_post("/api/floor/agents/{extension}/{action:force-pause|force-log-out}", force)
 
 
-def _text(limit: int) -> Parse:
+def _text(limit: int, *, max_bytes: int | None = None) -> Parse:
     def parse(value: Any) -> str:
         if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
             raise ValueError(f"must be a text of 1 to {limit} characters")
+        if max_bytes is not None and len(value.strip().encode()) > max_bytes:
+            raise ValueError(f"must be at most {max_bytes} bytes in UTF-8 (Asterisk keeps no more of a pause reason: {max_bytes // 3} Chinese characters)")
         return value.strip()
 
     return parse
 
 
+# app_queue keeps a member's pause reason in char[80]: a longer one is cut inside a Chinese
+# character, and every event of that member after it is no longer valid UTF-8.
+REASON_BYTES = 79
+
 # action -> (required fields, what to do)
 OWN: dict[str, tuple[dict[str, Parse], Own]] = {
     "log-in": ({}, lambda a, u, b: a.log_in(u)),
     "log-out": ({}, lambda a, u, b: a.log_out(u)),
-    "pause": ({"reason": _text(40)}, lambda a, u, b: a.pause(u, b["reason"])),
+    "pause": ({"reason": _text(40, max_bytes=REASON_BYTES)}, lambda a, u, b: a.pause(u, b["reason"])),
     "ready": ({}, lambda a, u, b: a.ready(u)),
     "end-wrapup": ({}, lambda a, u, b: a.end_wrapup(u)),
 }
 # The pause reason goes to Asterisk and the agent's state (40 characters); a log-out's is
 # only recorded.
 FORCED: dict[str, tuple[Parse, Force]] = {
-    "force-pause": (_text(40), lambda a, u, e, r: a.force_pause(u, e, r)),
+    "force-pause": (_text(40, max_bytes=REASON_BYTES), lambda a, u, e, r: a.force_pause(u, e, r)),
     "force-log-out": (_text(4000), lambda a, u, e, r: a.force_log_out(u, e, r)),
 }
 

@@ -11,6 +11,7 @@ without answer (the Originate's Timeout), 8 congestion, 0 the channel could not 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -173,7 +174,13 @@ async def test_a_channel_id_in_use_places_no_second_call(asterisk: Asterisk, ser
     assert again["Response"] == "Success"  # queued: the refusal comes as the outcome
     refused = await outcome(service, again)
     assert (refused["Response"], refused["Reason"], refused["Uniqueid"]) == ("Failure", "0", "cb-61-1")
-    assert any("Channel Unique ID 'cb-61-1' already in use" in line for line in asterisk.log_lines())
+    # Asterisk writes its log on its own time: look for the line for a few seconds.
+    refused_line = "Channel Unique ID 'cb-61-1' already in use"
+    for _ in range(50):
+        if any(refused_line in line for line in asterisk.log_lines()):
+            break
+        await asyncio.sleep(0.1)
+    assert any(refused_line in line for line in asterisk.log_lines())
     await service.event("UserEvent", 10, start, UserEvent="HotlineCallback", Uniqueid="cb-61-1")
     made = [m["Channel"] for m in service.messages[start:] if m.get("Event") == "Newchannel" and m.get("Uniqueid") == "cb-61-1"]
     assert [c.split("-")[0] for c in made] == ["Local/8061@agents"]  # 8062 never rang

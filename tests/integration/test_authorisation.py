@@ -568,3 +568,21 @@ async def test_a_demoted_supervisor_reconnects_with_the_new_role_only(service: S
     assert (hello["user"]["role"], "calls" in hello) == ("agent", False)
     assert (await service.call("GET", "/api/calls", "值班长"))[0] == 403
     await again.close()
+
+
+# --- the floor, as composed: listen-in and force share a path prefix --------------------------
+
+
+@pytest.mark.parametrize("mode", ["listen", "whisper", "barge"])
+async def test_listen_in_reaches_its_own_route_and_is_refused_to_agents(service: Service, mode: str) -> None:
+    status, body = await service.call("POST", f"/api/floor/agents/8001/{mode}", "值班长", {})
+    assert (status, body["error_id"]) == (409, "supervisor_without_phone")  # the spy route, not force's 404
+    status, body = await service.call("POST", f"/api/floor/agents/8001/{mode}", "agent8002", {})
+    assert (status, body["error_id"]) == (403, "forbidden")
+
+
+async def test_force_actions_are_supervisors_only(service: Service) -> None:
+    status, body = await service.call("POST", "/api/floor/agents/8001/force-pause", "agent8002", {"reason": "开会"})
+    assert (status, body["error_id"]) == (403, "forbidden")
+    status, body = await service.call("POST", "/api/floor/agents/8001/shout", "值班长", {})
+    assert status == 404

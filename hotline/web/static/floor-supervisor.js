@@ -60,6 +60,20 @@ function forceForm(agent, message) {
 }
 
 function render() {
+  // A reason being typed survives the re-render a state change brings.
+  const typed = new Map([...box.querySelectorAll("tr[data-extension] input[name=reason]")]
+    .map((input) => [input.closest("tr").dataset.extension, input.value]));
+  const focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.closest("tr")?.dataset.extension : null;
+  draw();
+  for (const [extension, value] of typed) {
+    const input = box.querySelector(`tr[data-extension="${CSS.escape(extension)}"] input[name=reason]`);
+    if (!input) continue;
+    input.value = value;
+    if (extension === focused) input.focus();
+  }
+}
+
+function draw() {
   const list = [...agents.values()].sort((a, b) => STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state) || a.extension.localeCompare(b.extension));
   const tally = new Map();
   for (const agent of list) tally.set(agent.state, (tally.get(agent.state) || 0) + 1);

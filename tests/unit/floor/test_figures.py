@@ -35,7 +35,7 @@ from hotline.tickets.workdays import LOCAL_ZONE
 from tests.unit.tickets.moments import at
 
 RULES = Rules()
-EARLIER = {"13800000002": at("2026-11-21 10:00")}  # 4 days before E
+EARLIER = {"+8613800000002": at("2026-11-21 10:00")}  # 4 days before E (numbers compared canonical)
 
 
 def s(seconds: int) -> timedelta:
@@ -321,3 +321,17 @@ def test_satisfaction_is_the_five_and_four_keys_of_the_valid_answers() -> None:
         "levels": {"very_satisfied": 2, "satisfied": 1, "neutral": 1, "dissatisfied": 1, "very_dissatisfied": 1},
         "satisfaction_rate": rate(3, 6, 0.5),
     }
+
+
+def test_the_same_caller_in_any_spelling_is_a_repeat() -> None:
+    first = CallRow("X1", at("2026-11-25 09:00"), "13912345678", "hotline", None, None, None, ended_at=at("2026-11-25 09:01"), outcome="failed")
+    again = CallRow("X2", at("2026-11-25 10:00"), "+8613912345678", "hotline", None, None, None, ended_at=at("2026-11-25 10:01"), outcome="failed")
+    assert f.repeat_calls([first, again], 3) == {"X2"}
+
+
+def test_the_wait_counts_from_the_first_queue_not_the_last_queues_hold_time() -> None:
+    """Joined vip at 09:00:00, vip emptied, answered in hotline 45 s after joining: Asterisk's
+    HoldTime (5 s) counts the last queue only."""
+    moved = CallRow("M", at("2026-11-25 09:00"), "13900000009", "hotline", "agent-8001", at("2026-11-25 09:00:00"), at("2026-11-25 09:00:45"), ended_at=at("2026-11-25 09:02"), outcome="answered", hold_seconds=5)
+    assert f.wait_seconds(moved) == 45
+    assert f.call_figures("all", [moved], RULES, set())["answered_within"] == 0
