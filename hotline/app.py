@@ -26,6 +26,7 @@ from hotline.calls.capture import CallCapture
 from hotline.calls.store import CallStore
 from hotline.clock import Clock, SystemClock
 from hotline.config import AmiSettings, Settings
+from hotline.console.callback_pops import CallbackPops
 from hotline.console.feed import ConsoleFeed
 from hotline.floor.agents import FloorAgents
 from hotline.floor.board import FloorBoard
@@ -124,8 +125,9 @@ async def build(settings: Settings) -> Parts:
     deadlines = DeadlineScheduler(engine, bus, clock, escalate_every=t.escalation_interval, metrics=metrics)
     hub = Hub(clock)
     pops, feed = ScreenPops(hub, engine, directory, capture.store, repeat_days=settings.floor.repeat_days), ConsoleFeed(hub, engine, capture.store)
-    callbacks, lost_callers = _callbacks(settings, engine, clock, metrics, client, capture.store, tickets)
+    callbacks, lost_callers = _callbacks(settings, engine, clock, metrics, client, capture.store, tickets, bus)
     _subscribe(bus, live, tickets, deadlines, pops, feed)
+    CallbackPops(engine, directory, pops.agents, pops).subscribe(bus)
     lost_callers.subscribe(bus)
     c = settings.callbacks
     follow_ups = FollowUpPlanner(
@@ -153,7 +155,7 @@ async def build(settings: Settings) -> Parts:
     )  # fmt: skip
 
 
-def _callbacks(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: Metrics, client: AmiClient, calls: CallStore, tickets: TicketService) -> tuple[CallbackDispatcher, LostCallers]:
+def _callbacks(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: Metrics, client: AmiClient, calls: CallStore, tickets: TicketService, bus: EventBus) -> tuple[CallbackDispatcher, LostCallers]:
     """Callbacks: who is owed one (lost callers now; follow-ups by the planner) and the
     dispatcher that places them through the AMI connection and hears their events."""
     c, r = settings.callbacks, settings.routing
@@ -166,7 +168,7 @@ def _callbacks(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: M
         replies = await client.send_action({"Action": "CoreShowChannels"}, as_list=True, timeout=30)
         return {str(m.get("Uniqueid")) for m in replies if m.get("Event") == "CoreShowChannel"}
 
-    dispatcher = CallbackDispatcher(engine, clock, placing, client.send_originate, is_working_day=calendar.is_working_day, live_channels=live_channels, on_result=tickets.report_callback, metrics=metrics)
+    dispatcher = CallbackDispatcher(engine, clock, placing, client.send_originate, is_working_day=calendar.is_working_day, live_channels=live_channels, on_result=tickets.report_callback, metrics=metrics, bus=bus)
     client.listeners.append(dispatcher.on_ami_event)
     return dispatcher, lost
 

@@ -25,7 +25,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,12 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.ami.client import OriginateNotSent
 from hotline.clock import Clock
+from hotline.events import EventBus
 from hotline.db.engine import write_transaction
 from hotline.metrics import Metrics
 
 from hotline.tickets.service import CallbackResult
 from hotline.tickets.tables import tickets
 
+from .events import CallbackPlaced
 from .model import NOT_CALLED, CallbackState, Mode, Outcome, outcome_of_response, sends_back, survey_score
 from .policy import CallingWindow, RetryPolicy, next_open
 from .settle import Ended, settle
@@ -89,6 +91,10 @@ class Due:
     attempt: int
     agent_extension: str | None
     ticket: str | None
+    kind: str = ""
+    ticket_id: int | None = None
+    note: str | None = None
+    owed_since: datetime | None = None
 
     @property
     def channel_id(self) -> str:
@@ -110,8 +116,9 @@ def originate(due: Due, placing: Placing) -> dict[str, Any]:
 
 
 class CallbackDispatcher:
-    def __init__(self, engine: AsyncEngine, clock: Clock, placing: Placing, send: Send, *, is_working_day: Callable[[date], bool], live_channels: LiveChannels, on_result: OnResult | None = None, metrics: Metrics | None = None, poll_interval: timedelta = timedelta(seconds=1)) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, placing: Placing, send: Send, *, is_working_day: Callable[[date], bool], live_channels: LiveChannels, on_result: OnResult | None = None, metrics: Metrics | None = None, poll_interval: timedelta = timedelta(seconds=1), bus: EventBus | None = None) -> None:
         self.engine, self.clock, self.placing, self.send = engine, clock, placing, send
+        self.bus = bus
         self.on_result = on_result
         self.is_working_day, self.live_channels = is_working_day, live_channels
         self.metrics = metrics if metrics is not None else Metrics()
@@ -215,7 +222,7 @@ class CallbackDispatcher:
                 return []
             ringing = {self._agent_of(row.mode, row.agent_extension) for row in live} - {None}
             query = (
-                select(callbacks.c.id, callbacks.c.mode, callbacks.c.number, callbacks.c.attempts, callbacks.c.agent_extension, callbacks.c.ticket_id)
+                select(callbacks.c.id, callbacks.c.mode, callbacks.c.number, callbacks.c.attempts, callbacks.c.agent_extension, callbacks.c.ticket_id, callbacks.c.kind, callbacks.c.note, callbacks.c.created_at)
                 .where(callbacks.c.state == CallbackState.SCHEDULED.value, callbacks.c.next_attempt_at <= now, callbacks.c.kind.not_in(_NOT_CALLED))
                 .order_by(callbacks.c.priority.desc(), callbacks.c.next_attempt_at, callbacks.c.id)
                 .limit(room + CLAIM_LOOKAHEAD)
@@ -228,7 +235,7 @@ class CallbackDispatcher:
                 if agent is not None and agent in ringing:
                     continue  # that agent's phone is on a callback already
                 ringing.add(agent)
-                claimed.append(Due(row.id, row.mode, row.number, row.attempts + 1, row.agent_extension, await _ticket_number(conn, row.ticket_id)))
+                claimed.append(Due(row.id, row.mode, row.number, row.attempts + 1, row.agent_extension, await _ticket_number(conn, row.ticket_id), row.kind, row.ticket_id, row.note, _utc(row.created_at)))
             for due in claimed:
                 await conn.execute(update(callbacks).where(callbacks.c.id == due.id).values(state=CallbackState.PLACING.value, attempts=due.attempt, next_attempt_at=None, updated_at=now, version=callbacks.c.version + 1))
                 await conn.execute(insert(callback_attempts).values(callback_id=due.id, attempt=due.attempt, channel_id=due.channel_id, started_at=now, data={}))
@@ -259,6 +266,10 @@ class CallbackDispatcher:
             await conn.execute(update(callbacks).where(callbacks.c.id == due.id, callbacks.c.state == CallbackState.PLACING.value).values(state=CallbackState.IN_FLIGHT.value, updated_at=self.clock.now(), version=callbacks.c.version + 1))
         self.metrics.inc("hotline_callbacks_placed_total")
         log.info("callback.placed", callback=due.id, attempt=due.attempt, mode=due.mode, number=due.number, channel_id=due.channel_id)
+        if self.bus is not None:
+            now = self.clock.now()
+            agent = self._agent_of(due.mode, due.agent_extension)
+            await self.bus.publish(CallbackPlaced(due.id, due.attempt, due.channel_id, due.kind, due.mode, due.number, agent, due.ticket_id, due.note, due.owed_since or now, now))
         return 1
 
     async def _not_sent(self, due: Due) -> None:
@@ -417,3 +428,8 @@ async def _ticket_number(conn: AsyncConnection, ticket_id: int | None) -> str | 
     if ticket_id is None:
         return None
     return (await conn.execute(select(tickets.c.number).where(tickets.c.id == ticket_id))).scalar()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes: they are UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

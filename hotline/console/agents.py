@@ -61,6 +61,16 @@ class AgentUsers:
             return future
         return asyncio.create_task(self._ask(loading, extension, member), name="pops.agent-lookup")
 
+    def of_extension(self, extension: str) -> asyncio.Future[int | None]:
+        """The user whose extension this is (a callback ringing their phone)."""
+        found = self._known(extension, None)
+        loading = self.refresh_if_stale()
+        if found is not None:
+            future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+            future.set_result(found)
+            return future
+        return asyncio.create_task(self._ask(loading, extension, None), name="pops.agent-lookup")
+
     def _known(self, extension: str | None, member: str | None) -> int | None:
         if extension and extension in self._by_extension:
             return self._by_extension[extension]

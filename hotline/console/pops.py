@@ -142,6 +142,12 @@ class ScreenPops:
         """The greeting's part: this user's current pop (null when none)."""
         return {"pop": self._current.get(user.id)}
 
+    def show(self, user_id: int, message: dict[str, Any]) -> None:
+        """A pop not from a hotline call (a callback ringing the agent): sent, and kept as the
+        agent's current pop for a reconnecting page."""
+        self._current[user_id] = message
+        self.hub.send(message, users=[user_id])
+
     def current(self, user_id: int) -> dict[str, Any] | None:
         return self._current.get(user_id)
 

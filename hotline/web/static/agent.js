@@ -4,7 +4,7 @@
 // current pop back after a reload or a reconnect.
 
 import {
-  api, connectLive, countdown, debounce, fill, h, label, me, notify, t, tierBadge, when,
+  api, connectLive, countdown, countup, debounce, fill, h, label, me, notify, t, tierBadge, when,
 } from "./console.js";
 import { ROLE_ACTIONS, TicketPanel, statusChip, ticketItem } from "./tickets.js";
 import { showAgentState } from "./floor-agent.js";
@@ -47,6 +47,10 @@ function renderCaller(message) {
       fact(t("pop.manager"), manager ? t("pop.manager_value", { name: manager.name, extension: manager.extension || "—" }) : "—", { id: "pop-manager" }),
       fact(t("pop.queue"), message.queue || "—"),
       fact(t("pop.notes"), caller.notes || "—", { id: "pop-notes", class: "notes" })),
+    message.callback ? h("p", { id: "pop-callback", class: "repeat-caller" },
+      h("strong", {}, t("pop.callback", { kind: label("callback_kind", message.callback.kind) })), " ",
+      t("pop.callback_waited"), " ", countup(message.callback.owed_since),
+      message.callback.note ? [" · ", message.callback.note] : null) : null,
     message.repeat ? h("p", { id: "pop-repeat", class: "repeat-caller" },
       h("strong", {}, t("pop.repeat")), " ",
       t("pop.repeat_detail", { days: message.repeat.days, ticket: message.repeat.ticket, at: when(message.repeat.previous_call_at) })) : null);

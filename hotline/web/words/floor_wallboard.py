@@ -42,6 +42,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "board.overdue_repairs": ("超时维修", "Overdue repairs"),
     "board.follow_ups_due": ("24小时内待回访", "Follow-ups due in 24 h"),
     "board.follow_ups_late": ("已超时 {late}", "{late} late"),
+    # --- the pop of a callback ringing the agent ----------------------------------------------
+    "stage.callback": ("回拨", "Calling back"),
+    "pop.callback": ("回拨：{kind}", "Calling back: {kind}"),
+    "pop.callback_waited": ("客户已等待", "the customer has waited"),
     # --- the pop: a repeat caller (重复来电) ---------------------------------------------
     "pop.repeat": ("重复来电", "Repeat caller"),
     "pop.repeat_detail": ("{days} 天内再次来电（上次 {at}），关联未结工单 {ticket}", "called again within {days} days (last {at}) about open ticket {ticket}"),
