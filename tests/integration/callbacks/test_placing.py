@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from hotline.ami.client import AmiClient
 from hotline.callbacks.book import Owed, schedule
 from hotline.callbacks.desk import CallbackDesk, CallbackWithoutTicket
+from hotline.callbacks.events import CallbackPlaced
 from hotline.callbacks.dispatcher import CallbackDispatcher, Placing
 from hotline.callbacks.model import CallbackKind, Mode
 from hotline.callbacks.policy import DEFAULT_RETRY, DEFAULT_WINDOW
@@ -531,3 +532,19 @@ async def test_two_dispatchers_at_once_keep_the_cap(dialer: Dialer) -> None:
     placed = await asyncio.gather(one.run_once(), other.run_once())
     assert sum(placed) == 2
     assert len({a["ChannelId"] for a in dialer.originates()}) == 2
+
+
+async def test_a_placed_callback_is_published_for_the_agents_pop(dialer: Dialer) -> None:
+    heard: list[CallbackPlaced] = []
+
+    async def hear(event: CallbackPlaced) -> None:
+        heard.append(event)
+
+    dialer.desk.bus.subscribe(CallbackPlaced, hear)
+    callback_id = await dialer.owe("13912345678", kind=CallbackKind.ABANDONED, extension=None)
+    dispatcher = dialer.dispatcher()
+    dispatcher.bus = dialer.desk.bus
+    assert await dispatcher.run_once() == 1
+    [event] = heard
+    assert (event.callback_id, event.channel_id, event.kind, event.agent_extension, event.number) == (callback_id, f"cb-{callback_id}-1", "abandoned", "8001", "13912345678")
+    assert event.owed_since == dialer.desk.clock.now()
