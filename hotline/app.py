@@ -32,6 +32,10 @@ from hotline.floor.agents import FloorAgents
 from hotline.floor.board import FloorBoard
 from hotline.floor.reports import FloorReports
 from hotline.floor.spy import ListenIn
+from hotline.keepplace.agi import KeepPlaceAgi
+from hotline.keepplace.desk import KeepPlaceDesk, call_of_channel
+from hotline.keepplace.model import KeepPlaceRules
+from hotline.keepplace.scheduler import KeepPlaceScheduler, live_line_of
 from hotline.console.hub import Hub
 from hotline.console.pops import ScreenPops
 from hotline.db.engine import create_engine
@@ -105,6 +109,8 @@ class Parts:
     floor_reports: FloorReports
     board: FloorBoard
     floor_agents: FloorAgents
+    keep_place: KeepPlaceScheduler
+    keep_desk: KeepPlaceDesk
     pbx: PbxDouble | None
 
 
@@ -141,6 +147,12 @@ async def build(settings: Settings) -> Parts:
     floor_agents = FloorAgents(engine, bus, clock, client.send_action, settings.floor, metrics, hub=hub, tz=ZoneInfo(settings.routing.timezone))
     client.listeners.append(floor_agents.on_ami_event)
     floor_agents.subscribe(bus)
+    # Keep your place: after the lost-caller owing (it cancels a lost caller's callback
+    # for a number whose place is kept).
+    keep_rules = KeepPlaceRules(c.window(), ZoneInfo(settings.routing.timezone), t.calendar().is_working_day, c.max_attempts, settings.routing.default_area_code, c.default_agent_extension)
+    keep_line = live_line_of(capture.store.live_records, settings.routing.default_area_code)
+    keep_place = KeepPlaceScheduler(engine, clock, bus, agents=floor_agents.snapshot, live_line=keep_line, rules=keep_rules)
+    keep_desk = KeepPlaceDesk(engine, clock, keep_rules, agents=floor_agents.snapshot, live_line=keep_line, call_of=call_of_channel(capture.tracker), on_request=keep_place.wake)
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))
@@ -148,10 +160,10 @@ async def build(settings: Settings) -> Parts:
     metrics.gauge("hotline_console_sockets", lambda: float(hub.count()))
     return Parts(
         engine, clock, metrics, bus, capture.store, client, capture, directory,
-        _routing_server(settings, directory, presence, metrics, clock),
+        _routing_server(settings, directory, presence, metrics, clock, keep_desk),
         tickets, Departments(engine, clock), deadlines,
         UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
-        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, floor_agents, pbx,
+        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, floor_agents, keep_place, keep_desk, pbx,
     )  # fmt: skip
 
 
@@ -218,6 +230,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     placing = asyncio.create_task(parts.callbacks.run(callbacks_stop, lambda: parts.client.connected), name="callbacks") if settings.callbacks.enabled else None
     if placing is not None:
         long_lived.add(placing)
+        long_lived.add(asyncio.create_task(parts.keep_place.run(callbacks_stop), name="keep-place"))
     demo = asyncio.create_task(_play_demo(parts.pbx, parts.client), name="demo-pbx") if parts.pbx is not None else None
     tasks = [t for t in (*long_lived, demo) if t is not None]
     try:
@@ -283,8 +296,9 @@ async def _supervise(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> Non
         raise TaskCrashed(task.get_name())
 
 
-def _routing_server(settings: Settings, directory: CustomerDirectory, presence: AgentPresence, metrics: Metrics, clock: Clock) -> FastAgiServer:
-    """The FastAGI `route` answer: directory lookup + rules, the default route on any trouble."""
+def _routing_server(settings: Settings, directory: CustomerDirectory, presence: AgentPresence, metrics: Metrics, clock: Clock, keep_desk: KeepPlaceDesk) -> FastAgiServer:
+    """The FastAGI answers: `route` (directory lookup + rules, the default route on any
+    trouble) and `keep_place` (a waiting caller pressed 1 to be called back)."""
     r = settings.routing
     service = RoutingService(
         directory.lookup,
@@ -295,7 +309,8 @@ def _routing_server(settings: Settings, directory: CustomerDirectory, presence: 
         normalise=partial(normalise, default_area_code=r.default_area_code),
         metrics=metrics,
     )
-    return FastAgiServer(r.agi_host, r.agi_port, {"route": service}, header_timeout=r.agi_header_timeout, metrics=metrics)
+    handlers = {"route": service, "keep_place": KeepPlaceAgi(keep_desk.request, metrics=metrics)}
+    return FastAgiServer(r.agi_host, r.agi_port, handlers, header_timeout=r.agi_header_timeout, metrics=metrics)
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

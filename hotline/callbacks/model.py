@@ -18,6 +18,7 @@ class CallbackKind(StrEnum):
     MANUAL = "manual"  # an agent booked it for a time the customer asked for
     VISIT = "visit"  # 大客户、专网客户每月上门回访: scheduled and recorded, never called
     REPLY_LETTER = "reply_letter"  # 回函 to petitions and letter complaints: never called
+    KEEP_PLACE = "keep_place"  # pressed 1 in the queue: called when their turn comes (hotline.keepplace)
 
 
 # Kinds that are done by someone in person or on paper: the dialer never picks them.
@@ -42,6 +43,7 @@ DEFAULT_MODES: Mapping[CallbackKind, Mode] = MappingProxyType(
         CallbackKind.AFTER_HOURS: Mode.AGENT_FIRST,
         CallbackKind.MANUAL: Mode.AGENT_FIRST,
         CallbackKind.VIP_MONTHLY: Mode.AGENT_FIRST,  # VIPs are served by higher-skilled staff
+        CallbackKind.KEEP_PLACE: Mode.AGENT_FIRST,  # the free agent of the queue rings first
         CallbackKind.FOLLOW_UP: Mode.SURVEY,
         CallbackKind.SAMPLED: Mode.SURVEY,
     }

@@ -147,6 +147,7 @@ def retry_at(
 #   first within a band, but a routine VIP call never overtakes a lost caller.
 _BAND: Mapping[CallbackKind, int] = MappingProxyType(
     {
+        CallbackKind.KEEP_PLACE: 3,
         CallbackKind.MANUAL: 3,
         CallbackKind.ABANDONED: 3,
         CallbackKind.AFTER_HOURS: 3,
@@ -159,6 +160,8 @@ _BAND: Mapping[CallbackKind, int] = MappingProxyType(
 )
 _WITHIN_BAND: Mapping[CallbackKind, int] = MappingProxyType(
     {
+        # Its turn came and an agent is set aside for it, doing nothing until it is placed.
+        CallbackKind.KEEP_PLACE: 3,
         CallbackKind.MANUAL: 2,  # a promise of a time: kept before other waiting callers
         CallbackKind.ABANDONED: 1,
         CallbackKind.AFTER_HOURS: 1,

@@ -378,6 +378,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "callback_kind.vip_monthly": ("VIP月度回访", "VIP monthly call"),
     "callback_kind.sampled": ("抽样回访", "Sampled follow-up"),
     "callback_kind.manual": ("预约回呼", "Booked callback"),
+    "callback_kind.keep_place": ("保留排位回呼", "Kept-place callback"),
     "callback_kind.visit": ("上门回访", "Visit"),
     "callback_kind.reply_letter": ("回函", "Reply letter"),
     "callback_state.scheduled": ("待回呼", "Scheduled"),

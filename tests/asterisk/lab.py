@@ -214,6 +214,15 @@ class Lab:
         reply = await self.ami.action("Originate", Channel="Local/96655@hotline-in", Context="caller-hold", Exten="s", Priority="1", CallerID=f'"{name}" <{number}>', Async="true", Timeout="30000", Variable=variables)
         assert reply.get("Response") == "Success", reply
 
+    async def call_keying(self, number: str, name: str, *, after: float, keys: str, hold: float) -> None:
+        """A caller dials 96655 and, `after` seconds once the hotline answers (in the queue,
+        when nobody is free), keys `keys` (SendDTMF: w is a half second's pause, W a whole
+        second's), then stays `hold` seconds and hangs up. An empty `number` is a caller
+        with no number to show."""
+        variables = [f"AFTER={after}", f"KEYS={keys}", f"HOLD={hold}"]
+        reply = await self.ami.action("Originate", Channel="Local/96655@hotline-in", Context="caller-keys", Exten="s", Priority="1", CallerID=f'"{name}" <{number}>', Async="true", Timeout="30000", Variable=variables)
+        assert reply.get("Response") == "Success", reply
+
     async def set_global(self, name: str, value: str) -> None:
         """Change a dialplan global for this test (close() puts the lab's value back)."""
         if name not in self.globals:

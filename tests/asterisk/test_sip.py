@@ -38,7 +38,42 @@ async def _finish(process: asyncio.subprocess.Process, cwd: Path) -> None:
         pytest.fail(f"sipp exited with {process.returncode}\n{said}")
 
 
+async def _quiet_phone(port: int, quiet: float = 1.0, most: float = 40.0) -> None:
+    """Until phone 8101's address has been quiet for `quiet` seconds: an earlier test may
+    have rung PJSIP/8101 (no phone there then), and Asterisk goes on retransmitting the
+    CANCEL of that call for up to 32 s (Timer F). Each request heard is answered 481, which
+    ends its retransmissions; sipp started into them would abort on the stray CANCEL."""
+    loop = asyncio.get_running_loop()
+    heard = asyncio.Event()
+
+    class Answer(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            heard.set()
+            head = data.decode("utf-8", "replace").split("\r\n")
+            if not head or head[0].startswith("SIP/2.0"):
+                return  # a response: nothing to answer
+            kept = [line for line in head[1:] if line.split(":", 1)[0].strip().lower() in ("via", "from", "to", "call-id", "cseq")]
+            reply = "\r\n".join(["SIP/2.0 481 Call/Transaction Does Not Exist", *kept, "Content-Length: 0", "", ""])
+            self.transport.sendto(reply.encode(), addr)  # type: ignore[attr-defined]
+
+    transport, _ = await loop.create_datagram_endpoint(Answer, local_addr=("127.0.0.1", port))
+    try:
+        deadline = loop.time() + most
+        while loop.time() < deadline:
+            heard.clear()
+            try:
+                await asyncio.wait_for(heard.wait(), quiet)
+            except TimeoutError:
+                return
+    finally:
+        transport.close()
+
+
 async def test_a_sip_caller_with_a_chinese_name_reaches_an_agent_phone(asterisk: Asterisk, lab: Lab, hotline: Hotline, tmp_path: Path) -> None:
+    await _quiet_phone(asterisk.agent_sip_port)
     await hotline.start()
     callers = tmp_path / "callers.csv"
     callers.write_text("SEQUENTIAL\n13912345678;张三（巴中）\n", "utf-8")
