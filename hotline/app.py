@@ -153,6 +153,7 @@ async def build(settings: Settings) -> Parts:
     keep_line = live_line_of(capture.store.live_records, settings.routing.default_area_code)
     keep_place = KeepPlaceScheduler(engine, clock, bus, agents=floor_agents.snapshot, live_line=keep_line, rules=keep_rules)
     keep_desk = KeepPlaceDesk(engine, clock, keep_rules, agents=floor_agents.snapshot, live_line=keep_line, call_of=call_of_channel(capture.tracker), on_request=keep_place.wake)
+    board.virtual = keep_desk.waiting
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))

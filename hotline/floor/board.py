@@ -30,11 +30,13 @@ AT_MOST_EVERY = timedelta(seconds=1)
 MOVING = (CallQueued, CallAnswered, CallAbandoned, CallLeftQueue, CallEnded, TicketOpened, TicketChanged, DeadlineWarned, DeadlineBreached)
 
 Today = Callable[[], Awaitable[dict[str, Any]]]
+Virtual = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 
 class FloorBoard:
-    def __init__(self, hub: Hub, engine: AsyncEngine, clock: Clock, today: Today) -> None:
+    def __init__(self, hub: Hub, engine: AsyncEngine, clock: Clock, today: Today, *, virtual: Virtual | None = None) -> None:
         self.hub, self.engine, self.clock, self.today = hub, engine, clock, today
+        self.virtual = virtual  # the kept places waiting (keep-your-place), beside the live callers
         self._nudged = asyncio.Event()
         self._last: dict[str, Any] | None = None
         self._last_text = ""
@@ -58,13 +60,15 @@ class FloorBoard:
         figures = await self.today()
         async with self.engine.connect() as conn:
             panel = await load_panel(conn, now)
-        return {"type": "board", "at": now, "figures": figures, "tickets": panel}
+        waiting = await self.virtual() if self.virtual is not None else []
+        virtual = [{"id": w["id"], "queue": w["queue"], "tier": w["tier"], "priority": w["priority"], "position": w["position"], "joined_at": w["joined_at"], "requested_at": w["requested_at"], "state": w["state"]} for w in waiting]
+        return {"type": "board", "at": now, "figures": figures, "tickets": panel, "virtual": virtual}
 
     async def push(self) -> bool:
         """Compute and send when it changed (the time stamp aside); whether it was sent."""
         board = await self.compute()
         figures = {k: v for k, v in board["figures"].items() if k != "as_of"}
-        text = json.dumps({"figures": figures, "tickets": board["tickets"]}, default=str, sort_keys=True)
+        text = json.dumps({"figures": figures, "tickets": board["tickets"], "virtual": board["virtual"]}, default=str, sort_keys=True)
         self._last = board
         if text == self._last_text:
             return False

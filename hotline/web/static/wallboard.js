@@ -79,6 +79,10 @@ function renderQueues() {
   for (const queue of ((board && board.figures && board.figures.queues) || [])) {
     if (!byQueue.has(queue.group)) byQueue.set(queue.group, { count: 0, oldest: null });
   }
+  // Kept places (keep-your-place): virtual callers, beside the live ones.
+  const kept = new Map();
+  for (const item of ((board && board.virtual) || [])) kept.set(item.queue, (kept.get(item.queue) || 0) + 1);
+  for (const queue of kept.keys()) if (!byQueue.has(queue)) byQueue.set(queue, { count: 0, oldest: null });
   if (!byQueue.size) {
     fill(queuesBox, h("div", { class: "tile", "data-testid": "queue-none" }, h("div", { class: "tile-label" }, t("board.nobody_waiting")), h("div", { class: "tile-value" }, "0")));
     return;
@@ -87,7 +91,8 @@ function renderQueues() {
     h("div", { class: "tile queue" + (entry.count ? " busy" : ""), "data-testid": "queue-" + queue, dataset: { queue, waiting: String(entry.count) } },
       h("div", { class: "tile-label" }, t("board.queue", { queue })),
       h("div", { class: "tile-value" }, String(entry.count)),
-      h("div", { class: "tile-note" }, entry.count ? [t("board.longest"), " ", countup(entry.oldest)] : t("board.nobody_waiting")))));
+      h("div", { class: "tile-note" }, entry.count ? [t("board.longest"), " ", countup(entry.oldest)] : t("board.nobody_waiting")),
+      kept.get(queue) ? h("div", { class: "tile-note", "data-testid": "kept-" + queue }, t("board.kept", { count: kept.get(queue) })) : null)));
 }
 
 // --- agents --------------------------------------------------------------------------------

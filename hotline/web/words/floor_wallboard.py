@@ -31,6 +31,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "board.queue": ("队列 {queue}", "Queue {queue}"),
     "board.longest": ("最长", "longest"),
     "board.nobody_waiting": ("无人等待", "nobody waiting"),
+    "board.kept": ("另有 {count} 位保留排位等待回拨", "and {count} kept place(s) waiting for a callback"),
     "board.agents": ("坐席状态", "Agents"),
     "board.no_agents": ("暂无坐席", "No agents"),
     "board.tickets": ("工单时限", "Ticket limits"),
