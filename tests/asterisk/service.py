@@ -183,6 +183,11 @@ def service_env(ami_port: int, secret: str, folder: Path, name: str) -> dict[str
         # these take the default route (routing_env() makes a service answer it).
         "HOTLINE_ROUTING_AGI_PORT": str(free_port()),
         "HOTLINE_LOG_FORMAT": "json",
+        # No callbacks placed: a caller these tests leave in the queue is a lost caller,
+        # and its callback would ring the default agent phone PJSIP/8101, the SIP test's
+        # sipp phone (its stray INVITE or CANCEL aborted that test). The callback tests
+        # point their own dispatcher at the lab's simulated agents and customers.
+        "HOTLINE_CALLBACKS_ENABLED": "false",
     }
 
 
