@@ -154,6 +154,11 @@ async def build(settings: Settings) -> Parts:
     keep_place = KeepPlaceScheduler(engine, clock, bus, agents=floor_agents.snapshot, live_line=keep_line, rules=keep_rules)
     keep_desk = KeepPlaceDesk(engine, clock, keep_rules, agents=floor_agents.snapshot, live_line=keep_line, call_of=call_of_channel(capture.tracker), on_request=keep_place.wake)
     board.virtual = keep_desk.waiting
+    if c.enabled:  # the scheduler runs (and places kept places' callbacks) only then
+        # An agent made ready is first offered to the kept place whose turn has come; an
+        # agent handed one is held out of the queues until its callback is over.
+        floor_agents.claim = keep_place.claim_agent
+        keep_place.floor = floor_agents
     _warn_unknown_calendar_years(settings, clock)
     metrics.gauge("hotline_ami_connected", lambda: float(client.connected))
     metrics.gauge("hotline_ami_queue_depth", lambda: float(client.queue.qsize()))

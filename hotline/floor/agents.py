@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import enum
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -54,6 +54,9 @@ SETTLE_SECONDS = 2.0  # an action's answer waits this long (real time) for its c
 LINK_CHECK_SECONDS = 0.5  # how often the loop looks at the AMI link (real time: it is a socket)
 USERS_EVERY = timedelta(minutes=1)
 REASON_LENGTH = 40  # agent_states.reason
+# The pause that holds an agent for a kept place's callback (keep your place): Asterisk
+# offers them no queue call while the callback rings them and until it has ended.
+KEPT_PLACE_REASON = "保留排位回呼"
 _BENIGN = {"QueueAdd": "Already there", "QueueRemove": "Not there"}  # the wanted state already holds
 
 
@@ -68,6 +71,7 @@ class Source(enum.StrEnum):
     SUPERVISOR = "supervisor"
     PHONE = "phone"
     RESYNC = "resync"
+    KEEP_PLACE = "keep_place"  # held for a kept place's callback, and released after it
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -251,6 +255,10 @@ class FloorAgents:
         self._synced = False
         self._restored = False
         self.resyncs = 0  # QueueStatus snapshots taken in (one per login to Asterisk)
+        # Set by the composition root: KeepPlaceScheduler.claim_agent. Asked before an agent
+        # is made ready: a kept place whose turn has come takes the agent first (Asterisk
+        # would otherwise offer them the next live caller, who came later).
+        self.claim: Callable[[str], Awaitable[str | None]] | None = None
 
     # -- hearing (synchronous: only queue) ----------------------------------------------------
 
@@ -335,7 +343,10 @@ class FloorAgents:
 
     async def ready(self, actor: User) -> ActionResult:
         extension = _own_extension(actor)
-        return await self._act(_Ask("unpause", extension, self._queue_pauses(extension, None), _Want.READY), actor)
+        sends = self._queue_pauses(extension, None)
+        if await self._claimed(extension):
+            return await self._act(self._hold(extension), actor)
+        return await self._act(_Ask("unpause", extension, sends, _Want.READY), actor)
 
     async def end_wrapup(self, actor: User) -> ActionResult:
         """Ends after-call work (recorded as an unpause whose why is the after-call reason,
@@ -345,7 +356,50 @@ class FloorAgents:
         if status is None or status.state is not AgentState.WRAPUP:
             raise NotInWrapup(state=status.state.value if status else AgentState.LOGGED_OUT.value)
         sends = self._queue_pauses(extension, None)
+        if await self._claimed(extension):
+            return await self._act(self._hold(extension), actor)
         return await self._act(_Ask("unpause", extension, sends, _Want.READY, why=self.settings.wrapup_reason), actor)
+
+    # -- keep your place: an agent held for a kept place's callback --------------------------
+
+    async def hold_for_kept_place(self, extension: str) -> None:
+        """A kept place's callback was handed to this ready agent: paused in every queue
+        (KEPT_PLACE_REASON) so that Asterisk offers them no live caller meanwhile."""
+        status = self.states.status(extension)
+        if status is None or status.state is AgentState.LOGGED_OUT or (status.state is AgentState.PAUSED and status.reason == KEPT_PLACE_REASON):
+            return
+        try:
+            await self._act(self._hold(extension), None, wait=False)
+        except HotlineError as exc:  # the callback rings them all the same; logged
+            log.warning("floor.kept_place_hold_failed", extension=extension, error=exc.error_id)
+
+    async def release_from_kept_place(self, extension: str) -> None:
+        """Their kept place's callback is over (or waits for a retry): ready again, unless
+        the next kept place whose turn has come takes them (then they stay held)."""
+        status = self.states.status(extension)
+        if status is None or status.state is not AgentState.PAUSED or status.reason != KEPT_PLACE_REASON:
+            return
+        if await self._claimed(extension):
+            return
+        try:
+            sends = self._queue_pauses(extension, None)
+            await self._act(_Ask("unpause", extension, sends, _Want.READY, why=KEPT_PLACE_REASON, source=Source.KEEP_PLACE), None, wait=False)
+        except HotlineError as exc:  # the next round tries again
+            log.warning("floor.kept_place_release_failed", extension=extension, error=exc.error_id)
+
+    def _hold(self, extension: str) -> _Ask:
+        sends = self._queue_pauses(extension, KEPT_PLACE_REASON)
+        return _Ask("pause", extension, sends, _Want.PAUSED, KEPT_PLACE_REASON, why=KEPT_PLACE_REASON, source=Source.KEEP_PLACE)
+
+    async def _claimed(self, extension: str) -> bool:
+        """Whether a kept place took this agent (never keeps an agent from ready on a fault)."""
+        if self.claim is None:
+            return False
+        try:
+            return await self.claim(extension) is not None
+        except Exception:
+            log.exception("floor.kept_place_claim_failed", extension=extension)
+            return False
 
     async def force_pause(self, actor: User, extension: str, reason: str) -> ActionResult:
         """A supervisor pauses an agent; the reason goes to Asterisk as the pause's reason."""

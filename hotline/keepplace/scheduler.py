@@ -34,6 +34,8 @@ from hotline.db.tables import calls
 from hotline.events import CallAbandoned, CallAnswered, CallEnded, CallLeftQueue, CallQueued, EventBus
 from hotline.floor.events import AgentStateChanged
 
+from hotline.floor.agents import KEPT_PLACE_REASON
+
 from .model import KeepPlaceRules, KeptPlace, LiveCaller, as_utc as _utc, carried_to, due, line, live_callers, number_of, request_key
 from .tables import OPEN_STATES, RequestState, keep_place_requests as requests
 
@@ -60,6 +62,16 @@ class AgentLike(Protocol):
     def since(self) -> datetime | None: ...
     @property
     def queues(self) -> Sequence[str]: ...
+    @property
+    def reason(self) -> str | None: ...
+
+
+class Floor(Protocol):
+    """hotline.floor.agents.FloorAgents's part for kept places: an agent handed a kept
+    place's callback is held (paused, KEPT_PLACE_REASON) until it is over, then released."""
+
+    async def hold_for_kept_place(self, extension: str) -> None: ...
+    async def release_from_kept_place(self, extension: str) -> None: ...
 
 
 Agents = Callable[[], Sequence[AgentLike]]
@@ -81,6 +93,7 @@ class KeepPlaceScheduler:
         self.engine, self.clock, self.rules = engine, clock, rules
         self.agents, self.live_line = agents, live_line
         self.poll_interval = poll_interval
+        self.floor: Floor | None = None  # set by the composition root (FloorAgents)
         self._sqlite = engine.dialect.name == "sqlite"
         self._wake = asyncio.Event()
         if bus is not None:
@@ -192,6 +205,7 @@ class KeepPlaceScheduler:
         free agents. The (request, callback, agent) handed over."""
         self._wake.clear()  # before reading: a change after this wakes the next nap
         now = self.clock.now().astimezone(UTC)
+        await self._release_held_agents(now)
         async with self.engine.connect() as conn:
             if (await conn.execute(select(requests.c.id).where(requests.c.state.in_(OPEN_STATES)).limit(1))).first() is None:
                 return []  # nothing kept: no write lock taken every few seconds for nothing
@@ -206,7 +220,24 @@ class KeepPlaceScheduler:
                 handed = await self._release(conn, now, self._free_agents)
         for key, callback_id, agent in handed:
             log.info("keep_place.due", request=key, callback=callback_id, agent=agent)
+            if self.floor is not None:
+                await self.floor.hold_for_kept_place(agent)
         return handed
+
+    async def _release_held_agents(self, now: datetime) -> None:
+        """Agents held for a kept place's callback that no callback holds any more (it
+        ended, or waits for a retry): released (the floor may hand them the next one)."""
+        if self.floor is None:
+            return
+        held = [row.extension for row in self.agents() if str(row.state) == "paused" and row.reason == KEPT_PLACE_REASON]
+        if not held:
+            return
+        async with self.engine.connect() as conn:
+            taken = await self._agents_taken(conn, now)
+        for extension in held:
+            if extension not in taken:
+                log.info("keep_place.agent_released", agent=extension)
+                await self.floor.release_from_kept_place(extension)
 
     async def claim_agent(self, extension: str) -> str | None:
         """For the floor, before it makes an agent ready in the queues: if a kept place is
