@@ -133,7 +133,8 @@ async def build(settings: Settings) -> Parts:
     pops, feed = ScreenPops(hub, engine, directory, capture.store, repeat_days=settings.floor.repeat_days), ConsoleFeed(hub, engine, capture.store)
     callbacks, lost_callers = _callbacks(settings, engine, clock, metrics, client, capture.store, tickets, bus)
     _subscribe(bus, live, tickets, deadlines, pops, feed)
-    CallbackPops(engine, directory, pops.agents, pops).subscribe(bus)
+    callback_pops = CallbackPops(engine, directory, pops.agents, pops)
+    callback_pops.subscribe(bus)
     lost_callers.subscribe(bus)
     c = settings.callbacks
     follow_ups = FollowUpPlanner(
@@ -154,6 +155,7 @@ async def build(settings: Settings) -> Parts:
     keep_place = KeepPlaceScheduler(engine, clock, bus, agents=floor_agents.snapshot, live_line=keep_line, rules=keep_rules)
     keep_desk = KeepPlaceDesk(engine, clock, keep_rules, agents=floor_agents.snapshot, live_line=keep_line, call_of=call_of_channel(capture.tracker), on_request=keep_place.wake)
     board.virtual = keep_desk.waiting
+    callback_pops.kept_place = keep_desk.of_callback
     if c.enabled:  # the scheduler runs (and places kept places' callbacks) only then
         # An agent made ready is first offered to the kept place whose turn has come; an
         # agent handed one is held out of the queues until its callback is over.

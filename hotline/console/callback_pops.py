@@ -6,6 +6,7 @@ its ticket. One pop per attempt placed (CallbackPlaced on the bus)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -25,14 +26,25 @@ log = structlog.get_logger(__name__)
 STAGE = "callback"
 
 
-def callback_part(event: CallbackPlaced) -> dict[str, Any]:
-    """The pop's `callback` object (pure)."""
-    return {"id": event.callback_id, "attempt": event.attempt, "kind": event.kind, "owed_since": event.owed_since, "note": event.note}
+KEEP_PLACE = "keep_place"
+
+
+def callback_part(event: CallbackPlaced, kept: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The pop's `callback` object (pure). A kept place's customer has waited since they
+    pressed 1 (not since their callback was written, when their turn came): `kept` is
+    the request (KeepPlaceDesk.of_callback) with its queue, place and times."""
+    part = {"id": event.callback_id, "attempt": event.attempt, "kind": event.kind, "owed_since": event.owed_since, "note": event.note}
+    if kept is not None:
+        part["owed_since"] = kept["requested_at"] or event.owed_since
+        part["kept"] = {k: kept[k] for k in ("id", "queue", "position", "joined_at", "requested_at", "carried")}
+    return part
 
 
 class CallbackPops:
     def __init__(self, engine: AsyncEngine, directory: CustomerDirectory, agents: AgentUsers, pops: ScreenPops) -> None:
         self.engine, self.directory, self.agents, self.pops = engine, directory, agents, pops
+        # Set by the composition root: KeepPlaceDesk.of_callback (the kept place behind a callback).
+        self.kept_place: Callable[[int], Awaitable[dict[str, Any] | None]] | None = None
 
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(CallbackPlaced, self.on_placed)
@@ -46,7 +58,8 @@ class CallbackPops:
             return
         context = await load_caller(self.engine, self.directory, event.channel_id, event.number, None, at=event.at)
         ticket = await self._ticket(event.ticket_id)
-        message = {**pop_message(event.channel_id, STAGE, event.at, None, context, ticket), "callback": callback_part(event)}
+        kept = await self.kept_place(event.callback_id) if event.kind == KEEP_PLACE and self.kept_place is not None else None
+        message = {**pop_message(event.channel_id, STAGE, event.at, None, context, ticket), "callback": callback_part(event, kept)}
         self.pops.show(user_id, message)
 
     async def _ticket(self, ticket_id: int | None) -> dict[str, Any] | None:

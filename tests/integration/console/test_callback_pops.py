@@ -4,7 +4,7 @@ a reload shows it again. A survey (no agent) pops nowhere."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hotline.callbacks.events import CallbackPlaced
 from hotline.console.callback_pops import CallbackPops
@@ -41,3 +41,27 @@ async def test_a_survey_rings_no_agent_and_pops_nowhere(console: Console) -> Non
     await console.bus.publish(placed(console, extension=None, mode="survey", kind="follow_up"))
     await a8001.sync()
     assert a8001.of_type("pop") == []
+
+
+async def test_a_kept_places_pop_counts_the_wait_from_when_they_pressed_1_and_says_their_place(console: Console) -> None:
+    (a8001,) = await agents(console, "agent8001")
+    pressed = console.hub.clock.now() - timedelta(minutes=40)
+    asked: list[int] = []
+
+    async def of_callback(callback_id: int) -> dict[str, object]:
+        asked.append(callback_id)
+        return {"id": "KP-3", "queue": "hotline", "position": 4, "joined_at": pressed - timedelta(minutes=2), "requested_at": pressed, "carried": False, "number": "13800000001"}
+
+    pops = CallbackPops(console.engine, console.directory, console.pops.agents, console.pops)
+    pops.kept_place = of_callback
+    pops.subscribe(console.bus)
+
+    await console.bus.publish(placed(console, extension="8001"))
+
+    pop = await a8001.next("pop", call_id="cb-7-1")
+    assert asked == [7]
+    kept = pop["callback"]["kept"]
+    assert (kept["id"], kept["queue"], kept["position"], kept["carried"]) == ("KP-3", "hotline", 4, False)
+    assert "number" not in kept
+    # Waiting since 1 was pressed (40 min), not since the callback row was written (12 min).
+    assert datetime.fromisoformat(pop["callback"]["owed_since"]) == datetime.fromisoformat(kept["requested_at"]) == pressed
