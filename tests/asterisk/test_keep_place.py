@@ -137,7 +137,7 @@ async def test_a_waiting_caller_offered_a_callback_presses_1_confirms_and_hears_
     assert (left["Queue"], left["Position"], left["Context"], left["Exten"]) == ("hotline", "2", "hotline-exit", "1")
     assert asked == [KeepPlaceAsk(PRESSES, False, "hotline", 2, 0, "regular", joined["Uniqueid"], PRESSES)]
     assert reported["Uniqueid"] == joined["Uniqueid"]
-    assert (reported["Number"], reported["Queue"], reported["Position"], reported["Request"], reported["Keyed"]) == (PRESSES, "hotline", "2", "KP-7", "0")
+    assert (reported["Number"], reported["Queue"], reported["Position"], reported["Keep"], reported["Keyed"]) == (PRESSES, "hotline", "2", "KP-7", "0")
     steps = dialplan_steps(lab.ami.messages[start:], joined["Channel"])
     assert ("hotline-in", "Playback", "hotline/keep-place-offer") not in steps  # a short wait expected
     assert ("hotline-exit", "SayDigits", PRESSES) in steps  # the number read back
@@ -166,7 +166,7 @@ async def test_a_caller_keys_the_number_to_call_and_hears_it_will_be_the_next_wo
         await lab.until_gone(number or "<unknown>")
 
     assert [(a.number, a.keyed, a.caller_number) for a in asked] == [(expected, True, number or None)]
-    assert (reported["Number"], reported["Request"], reported["Keyed"]) == (expected, "KP-8", "1")
+    assert (reported["Number"], reported["Keep"], reported["Keyed"]) == (expected, "KP-8", "1")
     steps = dialplan_steps(lab.ami.messages[start:], joined["Channel"])
     assert ("hotline-exit", "Playback", "hotline/keep-place-next-day") in steps
     assert not [s for s in steps if s[1] == "SayNumber"]
