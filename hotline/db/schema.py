@@ -1,6 +1,7 @@
 """Every table module, imported once so the metadata is complete (Alembic, tests)."""
 
 import hotline.callbacks.tables  # noqa: F401
+import hotline.cluster.lease  # noqa: F401
 import hotline.floor.tables  # noqa: F401
 import hotline.keepplace.tables  # noqa: F401
 import hotline.routing.tables  # noqa: F401

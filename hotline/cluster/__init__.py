@@ -1,0 +1,1 @@
+"""Several instances on one PostgreSQL: who owns the AMI connection."""
