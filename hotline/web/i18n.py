@@ -14,7 +14,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hotline.web.words import floor_reports, floor_spy, floor_states, floor_wallboard
+from hotline.web.words import floor_reports, floor_spy, floor_states, floor_wallboard, keep_place
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -403,7 +403,7 @@ def _merge(*parts: Mapping[str, tuple[str, str]]) -> None:
         MESSAGES.update(part)
 
 
-_merge(floor_states.MESSAGES, floor_reports.MESSAGES, floor_spy.MESSAGES, floor_wallboard.MESSAGES)
+_merge(floor_states.MESSAGES, floor_reports.MESSAGES, floor_spy.MESSAGES, floor_wallboard.MESSAGES, keep_place.MESSAGES)
 
 CATALOGUE: dict[str, dict[str, str]] = {
     language: {key: pair[index] for key, pair in MESSAGES.items()} for index, language in enumerate(LANGUAGES)

@@ -1,6 +1,7 @@
 // The supervisor's page: live calls and who waits in the queue (from hello's `calls` and
-// each `call`), tickets near or past a deadline, warnings and escalations as they come,
-// extension requests to approve or reject, and the SLA report (sla.js).
+// each `call`), beside them the virtual callers who pressed 1 to keep their place (polled
+// from GET /api/keep-place), tickets near or past a deadline, warnings and escalations as
+// they come, extension requests to approve or reject, and the SLA report (sla.js).
 
 import {
   api, connectLive, countup, debounce, fill, h, label, notify, say, span, t, tierBadge, when,
@@ -16,6 +17,8 @@ const summary = part("queue-summary");
 const attention = part("attention");
 const escalations = part("escalations");
 const requests = part("extension-requests");
+const kept = part("kept-places");
+const keptSummary = part("kept-summary");
 const panel = new TicketPanel(part("ticket-detail"), { prefix: "detail-", closable: true, onChanged: () => refreshSoon() });
 const calls = new Map();
 
@@ -53,6 +56,65 @@ function renderCalls() {
     h("thead", {}, h("tr", {},
       ["call.state", "call.caller", "call.tier", "call.queue", "call.agent", "call.arrived", "call.clock"].map((key) => h("th", { scope: "col" }, t(key))))),
     h("tbody", {}, rows)));
+}
+
+// --- kept places: the virtual callers beside the live ones ---------------------------------
+// Polled: the feed sends no message for a kept place. A poll that finds nothing changed leaves
+// the table alone (its count-ups tick by themselves). Numbers are shown in full, as the live
+// rows show them (docs/console.md: masked only in logs).
+
+const KEPT_POLL_MS = 10000;
+let keptShown = null; // the list last shown, as JSON
+
+function keptWhen(item) {
+  if (!item.carried && !item.not_before) return "—";
+  return [
+    item.carried ? h("span", { class: "badge carried" }, t("kept.carried")) : null,
+    item.carried && item.not_before ? " " : null,
+    item.not_before ? h("span", { class: "muted" }, t("kept.not_before", { when: when(item.not_before) })) : null,
+  ];
+}
+
+function keptRow(item) {
+  const called = item.caller_number && item.caller_number !== item.number;
+  return h("tr", { class: "kept kept-" + item.state, dataset: { keptId: item.id, state: item.state } },
+    h("td", {}, h("span", { class: "badge kept" }, t("kept.badge")), " ", h("span", { class: "call-state" }, label("keep_place_state", item.state))),
+    h("td", {}, item.number, called ? [" ", h("span", { class: "muted" }, t("kept.caller", { number: item.caller_number }))] : null),
+    h("td", {}, tierBadge(item.tier)),
+    h("td", {}, item.queue),
+    h("td", {}, when(item.joined_at), item.position ? [" ", h("span", { class: "muted" }, t("kept.position", { position: item.position }))] : null),
+    h("td", {}, when(item.requested_at)),
+    h("td", { class: "num" }, countup(item.requested_at)),
+    h("td", {}, keptWhen(item)));
+}
+
+function keptTable(items) {
+  if (!items.length) return h("p", { class: "muted" }, t("kept.none"));
+  return h("table", { class: "table compact kept-table" },
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, t("kept.col.state")),
+      h("th", { scope: "col" }, t("kept.col.number")),
+      h("th", { scope: "col" }, t("kept.col.tier")),
+      h("th", { scope: "col" }, t("kept.col.queue")),
+      h("th", { scope: "col" }, t("kept.col.joined")),
+      h("th", { scope: "col" }, t("kept.col.requested")),
+      h("th", { scope: "col" }, t("kept.col.waited")),
+      h("th", { scope: "col" }, t("kept.col.when")))),
+    h("tbody", {}, items.map(keptRow)));
+}
+
+async function loadKept(force) {
+  try {
+    const body = await api("GET", "/api/keep-place");
+    const key = JSON.stringify(body.waiting);
+    if (!force && key === keptShown) return;
+    keptShown = key;
+    fill(keptSummary, body.waiting.length ? t("kept.summary", { count: body.waiting.length }) : null);
+    fill(kept, keptTable(body.waiting));
+  } catch (error) {
+    keptShown = null;
+    fill(kept, h("p", { class: "error" }, t("common.failed", { message: error.message })));
+  }
 }
 
 // --- tickets that need a look --------------------------------------------------------------
@@ -149,6 +211,8 @@ function refresh() {
 }
 
 const refreshSoon = debounce(refresh, 500);
+// A caller who pressed 1 leaves the queue: their live row goes, and their kept place shows soon after.
+const keptSoon = debounce(loadKept, 1000);
 const reloadSla = startSla();
 const reloadSlaSoon = debounce(reloadSla, 5000);
 
@@ -170,12 +234,17 @@ connectLive({
     for (const call of message.calls || []) calls.set(call.id, call);
     renderCalls();
     refreshSoon();
+    keptSoon();
   },
   call(message) {
     const call = message.call;
     if (!call || !call.id) return;
-    if (call.state === "ended") calls.delete(call.id);
-    else calls.set(call.id, call);
+    if (call.state === "ended") {
+      calls.delete(call.id);
+      keptSoon();
+    } else {
+      calls.set(call.id, call);
+    }
     renderCalls();
   },
   ticket(message) {
@@ -190,5 +259,12 @@ connectLive({
   },
 });
 refresh();
+loadKept(true);
 // Tickets cross their warning time with no message when nobody is told: look again now and then.
 setInterval(loadAttention, 60000);
+setInterval(() => {
+  if (!document.hidden) loadKept(false);
+}, KEPT_POLL_MS);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) loadKept(false);
+});
