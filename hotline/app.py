@@ -4,7 +4,9 @@ them, and stops them in reverse. The only module that knows all the parts."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import socket
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -25,6 +27,9 @@ from hotline.callbacks.planner import FollowUpPlanner
 from hotline.calls.capture import CallCapture
 from hotline.calls.store import CallStore
 from hotline.clock import Clock, SystemClock
+from hotline.cluster.lease import Lease
+from hotline.cluster.ownership import AmiOwnership
+from hotline.cluster.single import hold_single_instance
 from hotline.config import AmiSettings, Settings
 from hotline.console.callback_pops import CallbackPops
 from hotline.console.feed import ConsoleFeed
@@ -38,7 +43,7 @@ from hotline.keepplace.model import KeepPlaceRules
 from hotline.keepplace.scheduler import KeepPlaceScheduler, live_line_of
 from hotline.console.hub import Hub
 from hotline.console.pops import ScreenPops
-from hotline.db.engine import create_engine
+from hotline.db.engine import create_engine, is_sqlite
 from hotline.db.migrate import upgrade
 from hotline.events import CallAnswered, EventBus
 from hotline.metrics import Metrics
@@ -57,13 +62,14 @@ from hotline.tickets.workdays import known_year
 from hotline.users.guard import LoginGuard
 from hotline.users.sessions import SessionStore
 from hotline.users.store import UserStore
-from hotline.web.app import create_app
+from hotline.web.app import AMI_OWNER, INSTANCE, create_app
 from hotline.web.auth import add_auth_routes
 from hotline.web.callbacks import add_callback_routes
 from hotline.web.customers import add_customer_routes
 from hotline.web.floor_agents import add_floor_agent_routes
 from hotline.web.floor_reports import add_floor_report_routes
 from hotline.web.floor_spy import add_floor_spy_routes
+from hotline.web.keep_place import add_keep_place_routes
 from hotline.web.pages import add_page_routes
 from hotline.web.tickets import add_ticket_routes
 from hotline.web.users import add_user_routes
@@ -111,6 +117,7 @@ class Parts:
     floor_agents: FloorAgents
     keep_place: KeepPlaceScheduler
     keep_desk: KeepPlaceDesk
+    ownership: AmiOwnership
     pbx: PbxDouble | None
 
 
@@ -171,8 +178,22 @@ async def build(settings: Settings) -> Parts:
         _routing_server(settings, directory, presence, metrics, clock, keep_desk),
         tickets, Departments(engine, clock), deadlines,
         UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
-        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, floor_agents, keep_place, keep_desk, pbx,
+        hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, floor_agents, keep_place, keep_desk,
+        _ownership(settings, engine, clock, metrics, client, capture), pbx,
     )  # fmt: skip
+
+
+def _ownership(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: Metrics, client: AmiClient, capture: CallCapture) -> AmiOwnership:
+    """On PostgreSQL several instances may run: the AMI connection and the capture only
+    while this one holds the AMI lease. SQLite runs one instance: all along."""
+    if is_sqlite(engine):
+        return AmiOwnership(client, capture, metrics, clock)
+    lease = Lease(engine, clock, instance_name(settings), ttl=settings.cluster.lease_ttl)
+    return AmiOwnership(client, capture, metrics, clock, lease, poll=settings.cluster.poll)
+
+
+def instance_name(settings: Settings) -> str:
+    return settings.cluster.instance_name or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _callbacks(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: Metrics, client: AmiClient, calls: CallStore, tickets: TicketService, bus: EventBus) -> tuple[CallbackDispatcher, LostCallers]:
@@ -221,6 +242,14 @@ def _warn_unknown_calendar_years(settings: Settings, clock: Clock) -> None:
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the service until `stop` is set; raises TaskCrashed if a part died."""
+    single = hold_single_instance(settings.database.url)  # SQLite: a second instance is refused
+    try:
+        await _serve(settings, stop)
+    finally:
+        single.release()
+
+
+async def _serve(settings: Settings, stop: asyncio.Event) -> None:
     await upgrade(settings.database.url)
     parts = await build(settings)
     await parts.agi.start()
@@ -229,10 +258,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     runner = await _start_web(settings, parts)
     log.info("service.started", url=f"http://{settings.web.host}:{_bound_port(runner, settings.web.port)}/", live_calls_restored=restored, tickets_caught_up=opened, demo_pbx=parts.pbx is not None)
     ami_stop, deadlines_stop = asyncio.Event(), asyncio.Event()
-    ami = asyncio.create_task(parts.client.run(ami_stop), name="ami")
-    capturing = asyncio.create_task(parts.capture.run(parts.client.queue), name="capture")
+    # The AMI connection and the capture (only while this instance owns the AMI lease, when
+    # several share PostgreSQL).
+    ami = asyncio.create_task(parts.ownership.run(ami_stop), name="ami")
     deadlines = asyncio.create_task(parts.deadlines.run(deadlines_stop), name="deadlines")
-    long_lived = {ami, capturing, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups"), asyncio.create_task(parts.board.run(deadlines_stop), name="wallboard"),
+    long_lived = {ami, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups"), asyncio.create_task(parts.board.run(deadlines_stop), name="wallboard"),
                   asyncio.create_task(parts.floor_agents.run(deadlines_stop, lambda: parts.client.connected), name="floor-agents")}
     callbacks_stop = asyncio.Event()
     placing = asyncio.create_task(parts.callbacks.run(callbacks_stop, lambda: parts.client.connected), name="callbacks") if settings.callbacks.enabled else None
@@ -245,15 +275,15 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         await _supervise(long_lived, stop)
     finally:
         # Callbacks first (a round in hand finishes: a call being placed gets its answer),
-        # then AMI (logs off), then the capture stores what was already read; the deadline
+        # then AMI (logs off, the capture stores what was already read, the lease is given
+        # back); the deadline
         # scheduler and the planner end after their round (cancelled mid-round, they roll back).
         callbacks_stop.set()
         if placing is not None:
             await asyncio.wait({placing}, timeout=5)
         ami_stop.set()
         deadlines_stop.set()
-        await asyncio.wait({ami}, timeout=5)
-        parts.client.queue.put_nowait(None)
+        await asyncio.wait({ami}, timeout=15)
         await asyncio.wait(long_lived - {ami}, timeout=10)
         for task in tasks:
             task.cancel()
@@ -278,6 +308,8 @@ async def _start_web(settings: Settings, parts: Parts) -> web.AppRunner:
 def web_app(settings: Settings, parts: Parts) -> web.Application:
     """Every route the service serves: API, log-in, pages, WebSocket."""
     app = create_app(parts.calls, parts.users, parts.metrics, lambda: parts.client.connected)
+    app[AMI_OWNER] = lambda: parts.ownership.owner
+    app[INSTANCE] = instance_name(settings)
     add_auth_routes(app, parts.users, parts.sessions, parts.guard, secure_cookies=settings.web.secure_cookies)
     add_user_routes(app, parts.users, parts.sessions, on_change=[parts.hub.disconnect, parts.pops.agents.invalidate, parts.floor_agents.invalidate_users])
     add_customer_routes(app, parts.directory)
@@ -290,6 +322,7 @@ def web_app(settings: Settings, parts: Parts) -> web.Application:
     add_floor_report_routes(app, parts.floor_reports)
     add_floor_agent_routes(app, parts.floor_agents)
     add_floor_spy_routes(app, ListenIn(parts.engine, parts.clock, parts.client.send_originate, settings.floor))
+    add_keep_place_routes(app, parts.keep_desk)
     return app
 
 

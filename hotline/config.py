@@ -246,6 +246,25 @@ class DatabaseSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClusterSettings:
+    """Several instances on one PostgreSQL (SQLite runs one instance only). One instance
+    owns the AMI connection at a time; when it dies another takes over within
+    `takeover_seconds` (its lease runs for 60 % of it and is renewed every 20 %; the
+    others look every 10 %). Hosts' clocks must agree to well under that (NTP)."""
+
+    takeover_seconds: float = _setting(10.0, check=_seconds)
+    instance_name: str = _setting("")  # in logs and /healthz; empty: host:pid
+
+    @property
+    def lease_ttl(self) -> timedelta:
+        return timedelta(seconds=self.takeover_seconds * 0.6)
+
+    @property
+    def poll(self) -> timedelta:
+        return timedelta(seconds=self.takeover_seconds * 0.1)
+
+
+@dataclasses.dataclass(frozen=True)
 class WebSettings:
     host: str = _setting("127.0.0.1")
     port: int = _setting(8080, check=_port)
@@ -479,6 +498,7 @@ class LogSettings:
 class Settings:
     ami: AmiSettings = dataclasses.field(default_factory=AmiSettings)
     database: DatabaseSettings = dataclasses.field(default_factory=DatabaseSettings)
+    cluster: ClusterSettings = dataclasses.field(default_factory=ClusterSettings)
     web: WebSettings = dataclasses.field(default_factory=WebSettings)
     hotline: HotlineSettings = dataclasses.field(default_factory=HotlineSettings)
     routing: RoutingSettings = dataclasses.field(default_factory=RoutingSettings)

@@ -430,6 +430,12 @@ class CallTracker:
 
     # -- restart and resync -------------------------------------------------------------
 
+    def forget(self) -> None:
+        """Forget every call and channel (another instance may have stored more since: the
+        calls are restored from the store, their channels come with the next snapshot)."""
+        self.calls, self._channels, self._ended, self._queue_counters = {}, {}, OrderedDict(), None
+        self._new_since_request, self._gone_since_request, self._unclaimed = None, set(), []
+
     def restore(self, calls: Iterable[LiveCall]) -> None:
         """Calls that were live when the service stopped; their channels come with the next snapshot."""
         for call in calls:

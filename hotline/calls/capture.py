@@ -14,6 +14,7 @@ from hotline.ami.client import QueueItem
 from hotline.ami.presence import AgentPresence
 from hotline.ami.snapshot import Snapshot, SnapshotRequested
 from hotline.ami.tracker import CallTracker, UntimedEvent
+from hotline.cluster.lease import LeaseLost
 from hotline.events import CallArrived, CallEvent, EventBus
 from hotline.metrics import Metrics
 
@@ -39,7 +40,9 @@ class CallCapture:
         self.live = live
 
     async def restore(self) -> int:
-        """Take up the calls that were live when the service last stopped."""
+        """Take up the calls that were live when the service last stopped (or, with several
+        instances, when this one takes over the AMI stream: what is stored is the truth)."""
+        self.tracker.forget()
         live = await self.store.load_live()
         self.tracker.restore(live)
         return len(live)
@@ -91,8 +94,10 @@ class CallCapture:
         return events
 
     async def commit(self, events: list[CallEvent]) -> None:
-        """Stored (retried until it is), then published on the bus."""
-        await self._store(events)
+        """Stored (retried until it is), then published on the bus; dropped, never
+        published, when this instance no longer owns the AMI stream (fenced)."""
+        if not await self._store(events):
+            return
         for event in events:
             with bound_contextvars(call=event.call_id):
                 log.info(f"call.{event.kind}", **_loggable(event))
@@ -135,12 +140,17 @@ class CallCapture:
             log.exception("ami.bad_event", ami_event=item.get("Event") if isinstance(item, dict) else type(item).__name__)
         return []
 
-    async def _store(self, events: list[CallEvent]) -> None:
+    async def _store(self, events: list[CallEvent]) -> bool:
         delay = 0.05
         while True:
             try:
                 await self.store.record(events)
                 break
+            except LeaseLost:
+                # Another instance owns the AMI stream now and stores what it says.
+                self.metrics.inc("hotline_call_events_fenced_total", len(events))
+                log.warning("store.fenced", events=len(events))
+                return False
             except Exception:
                 self.metrics.inc("hotline_store_retries_total")
                 log.exception("store.write_failed", events=len(events), retry_in=delay)
@@ -148,6 +158,7 @@ class CallCapture:
                 delay = min(delay * 2, 5.0)
         self.metrics.inc("hotline_call_events_stored_total", len(events))
         self.metrics.inc("hotline_calls_total", sum(1 for e in events if isinstance(e, CallArrived)))
+        return True
 
 
 def _loggable(event: CallEvent) -> dict[str, object]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.ami.tracker import LiveCall
 from hotline.db.dialect import insert_ignoring_duplicates, upsert
@@ -44,6 +44,9 @@ class CallStore:
         self._live: dict[str, CallRecord] = {}
         self._ins_event = insert_ignoring_duplicates(engine, call_events, "key")
         self._upsert_call = upsert(engine, calls, "id")
+        # Several instances: Lease.fence, run first in each batch's transaction. It raises
+        # (and nothing of the batch is stored) once another instance owns the AMI stream.
+        self.fence: Callable[[AsyncConnection], Awaitable[None]] | None = None
 
     async def load_live(self) -> list[LiveCall]:
         """Calls not ended when the service last stopped, for the tracker to take up again."""
@@ -64,6 +67,8 @@ class CallStore:
             touched[event.call_id] = apply(current, event)
         event_rows = [{"call_id": e.call_id, "key": event_key(e), "kind": e.kind, "at": e.at, "data": e.data()} for e in events]
         async with write_transaction(self.engine) as conn:
+            if self.fence is not None:
+                await self.fence(conn)
             await conn.execute(self._upsert_call, [r.row() for r in touched.values()])
             await conn.execute(self._ins_event, event_rows)
         for call_id, record in touched.items():

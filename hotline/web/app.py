@@ -25,6 +25,10 @@ USERS = web.AppKey("users", UserStore)
 SESSIONS = web.AppKey("sessions", SessionStore)
 METRICS = web.AppKey("metrics", Metrics)
 AMI_CONNECTED = web.AppKey("ami_connected", Callable[[], bool])
+# Several instances: whether this one owns the AMI connection now, and its name (set by
+# the composition root; without them the instance is the only one).
+AMI_OWNER = web.AppKey("ami_owner", Callable[[], bool])
+INSTANCE = web.AppKey("instance", str)
 USER = web.RequestKey("user", User)
 # The session's CSRF token; set only when the request was authenticated by the session
 # cookie (a page's fetch sends it back in X-CSRF-Token; a form in the field `csrf`).
@@ -172,9 +176,16 @@ def _first(value: str | None) -> list[str]:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """For a load balancer: 200 while the instance serves (its database reachable), 503
+    else; `ami.owner` says whether it owns the AMI connection (several instances: one
+    does), and "degraded" an owner not connected to Asterisk."""
     database = await request.app[CALLS].ping()
     ami = request.app[AMI_CONNECTED]()
-    body = {"status": "ok" if database and ami else "degraded", "ami": {"connected": ami}, "database": {"reachable": database}}
+    owner = request.app[AMI_OWNER]() if AMI_OWNER in request.app else True
+    body = {
+        "status": "ok" if database and (ami or not owner) else "degraded",
+        "instance": request.app.get(INSTANCE), "ami": {"connected": ami, "owner": owner}, "database": {"reachable": database},
+    }  # fmt: skip
     return json_response(body, 200 if database else 503)
 
 
