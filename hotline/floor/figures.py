@@ -1,8 +1,16 @@
 """The floor's figures (kpis.md), pure: stored call rows -> call-handling figures per group;
-ticket rows -> on-time rates per stage; follow-ups -> 回访率; survey scores -> 满意率.
-reports.py queries the rows; nothing here reads a clock or a database.
+keep-your-place requests -> 保留排位 figures; ticket rows -> on-time rates per stage;
+follow-ups -> 回访率; survey scores -> 满意率. reports.py queries the rows; nothing here reads
+a clock or a database. Past 400 lines: every figure the reports show is defined here, in
+one place, so the definitions can be read (and tested) side by side.
 
 How each call counts (its "fate"), in this order:
+- kept (保留排位: the caller pressed 1 in a queue and left it to be called back in their
+  turn; there is a keep_place_requests row with the call's id) and not answered: a
+  人工请求, never lost (呼损) however the capture stored its end (as `timeout`); it counts
+  as served (in 接通率) once its callback reached the customer (the request is `done`);
+  failed, cancelled (they rang again: that call counts on its own) or still open, it is
+  neither answered nor lost. `answer_rate_live` is the plain 接通率 without callbacks;
 - never queued (queued_at null: hung up during routing, or answered on the first-try
   extension without a queue): not a 人工请求; counted in `calls` and 重复来电率 only;
 - answered (answered_at set): a 人工请求, answered; counted as soon as it is answered,
@@ -17,6 +25,10 @@ How each call counts (its "fate"), in this order:
 - timed out (left the queue unanswered without hanging up: queue timeout, exit key, the
   queue empty (Asterisk's leaveempty), or any other unanswered end after queueing): a
   人工请求, lost.
+
+接通率 (answer_rate, the one with the target) = (answered + kept places reached) / 人工请求;
+the plain variant (answer_rate_live) = answered on the call / 人工请求. 15秒接通率 and
+Asterisk's SL count answers on the call only: a callback is no answer within 15 s.
 
 A call's wait is Asterisk's HoldTime when stored (calls.hold_seconds), else from queued_at
 to the answer (or the abandon, or the end). 15秒接通率 counts an answer with wait <= the
@@ -37,11 +49,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from fractions import Fraction
+from math import ceil
 from statistics import mean
 from typing import Any
 
 from hotline.callbacks.sampling import SAMPLE_RULES, SampleGroup
 from hotline.config import FloorSettings
+from hotline.keepplace.tables import RequestState
 from hotline.routing.numbers import BadNumber, is_withheld, normalise
 from hotline.tickets.report import NOT_FORWARDED, DeadlineTimes, TicketTimes, outcome
 from hotline.tickets.report import figures as sla_figures
@@ -101,18 +115,20 @@ class CallRow:
     ended_at: datetime | None = None
     outcome: str | None = None
     hold_seconds: float | None = None
+    kept: str | None = None  # the state of the kept place the call asked for (pressed 1); None: it did not
 
 
 class Fate(StrEnum):
     NOT_QUEUED = "not_queued"
     WAITING = "waiting"
     ANSWERED = "answered"
+    KEPT = "kept"
     SHORT_ABANDON = "short_abandoned"
     ABANDONED = "abandoned"
     TIMED_OUT = "timed_out"
 
 
-REQUESTS = frozenset({Fate.ANSWERED, Fate.ABANDONED, Fate.TIMED_OUT})
+REQUESTS = frozenset({Fate.ANSWERED, Fate.KEPT, Fate.ABANDONED, Fate.TIMED_OUT})
 LOST = frozenset({Fate.ABANDONED, Fate.TIMED_OUT})
 
 
@@ -127,6 +143,8 @@ def wait_seconds(call: CallRow) -> float | None:
 
 
 def fate(call: CallRow, rules: Rules) -> Fate:
+    if call.kept is not None and call.answered_at is None:
+        return Fate.KEPT  # one presses 1 only while queued, so even a call rebuilt without queued_at
     if call.queued_at is None:
         return Fate.NOT_QUEUED
     if call.answered_at is not None:
@@ -179,6 +197,7 @@ def call_figures(group: str, calls: Sequence[CallRow], rules: Rules, repeats: se
     within = sum(1 for w in waits if w <= rules.answer_threshold_seconds)
     requests = sum(fates[f] for f in REQUESTS)
     lost = sum(fates[f] for f in LOST)
+    reached = sum(1 for c, f in fated if f is Fate.KEPT and c.kept == RequestState.DONE)
     repeated = sum(1 for c in calls if c.id in repeats)
     return {
         "group": group,
@@ -191,7 +210,11 @@ def call_figures(group: str, calls: Sequence[CallRow], rules: Rules, repeats: se
         "short_abandoned": fates[Fate.SHORT_ABANDON],
         "timed_out": fates[Fate.TIMED_OUT],
         "lost": lost,
-        "answer_rate": rate(fates[Fate.ANSWERED], requests, rules.target_answer_rate),
+        "kept": fates[Fate.KEPT],
+        "kept_reached": reached,
+        # 接通率: answered on the call, or called back in their turn and reached.
+        "answer_rate": rate(fates[Fate.ANSWERED] + reached, requests, rules.target_answer_rate),
+        "answer_rate_live": rate(fates[Fate.ANSWERED], requests),
         "service_level": rate(within, requests, rules.target_service_level),
         # Asterisk's `servicelevel` (QueueStatus ServicelevelPerf): within / answered.
         "service_level_of_answered": rate(within, fates[Fate.ANSWERED]),
@@ -249,6 +272,73 @@ def _agent(name: str, answered: Sequence[CallRow], rules: Rules) -> dict[str, An
         "average_talk_seconds": _seconds(talks, mean),
         "talk_seconds": round(sum(talks), 1),
     }
+
+
+# --- kept places (keep your place) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRow:
+    """A keep-your-place request (keep_place_requests) as the reports read it."""
+
+    id: int
+    queue: str
+    requested_at: datetime  # when 1 was pressed
+    state: str  # RequestState
+    ended_at: datetime | None = None  # for `done`: when the callback was answered
+    call_id: str | None = None  # the call that pressed 1
+
+
+OPEN_KEPT = frozenset({RequestState.WAITING, RequestState.CALLING})
+
+
+def kept_wait_seconds(row: KeptRow) -> float | None:
+    """Press 1 -> the callback answered by the customer; None unless it was (done)."""
+    if row.state != RequestState.DONE or row.ended_at is None:
+        return None
+    return max(0.0, (row.ended_at - row.requested_at).total_seconds())
+
+
+def p90(values: Sequence[float]) -> float:
+    """The 90th percentile, nearest rank: the smallest value at least 90 % are not above."""
+    ordered = sorted(values)
+    return ordered[ceil(0.9 * len(ordered)) - 1]
+
+
+def kept_figures(group: str, rows: Sequence[KeptRow]) -> dict[str, Any]:
+    """The group's kept places: requests; reached (called back, the customer answered:
+    done), failed (the callback's tries used up), cancelled (they rang again and were
+    answered, or a person cancelled it), open (waiting or being called); the callbacks
+    reached of those decided (reached / (reached + failed): a cancelled one needed none);
+    press 1 -> callback answered (mean, p90, longest) over the reached ones."""
+    states = Counter(r.state for r in rows)
+    waits = [w for r in rows if (w := kept_wait_seconds(r)) is not None]
+    reached, failed = states[RequestState.DONE], states[RequestState.FAILED]
+    return {
+        "group": group,
+        "requests": len(rows),
+        "reached": reached,
+        "failed": failed,
+        "cancelled": states[RequestState.CANCELLED],
+        "open": sum(states[s] for s in OPEN_KEPT),
+        "reached_rate": rate(reached, reached + failed),
+        "average_wait_seconds": _seconds(waits, mean),
+        "p90_wait_seconds": _seconds(waits, p90),
+        "longest_wait_seconds": _seconds(waits, max),
+    }
+
+
+def grouped_kept(rows: Sequence[KeptRow]) -> list[dict[str, Any]]:
+    """kept_figures per queue (the queue the caller pressed 1 in), by name."""
+    by_queue: dict[str, list[KeptRow]] = defaultdict(list)
+    for row in rows:
+        by_queue[row.queue].append(row)
+    return [kept_figures(name, by_queue[name]) for name in sorted(by_queue)]
+
+
+def kept_by_call(rows: Iterable[KeptRow]) -> dict[str, str]:
+    """call id -> the state of the kept place it asked for (the latest, should there be two)."""
+    return {r.call_id: r.state for r in sorted(rows, key=lambda r: r.id) if r.call_id is not None}
 
 
 # --- tickets -------------------------------------------------------------------------------

@@ -3,9 +3,11 @@ are read here and the figures computed by floor/figures.py (its docstring define
 
 Periods are local (the `tz` given, Asia/Shanghai): a day starts at local midnight, a week
 runs Monday to Sunday, a month is the calendar month. Calls belong to the period of their
-arrival; tickets to the period they were opened in (as in the SLA report); a ticket's own
-follow-up to the period its 24 h limit falls in; a sample's contacts to the period they
-were resolved in; survey answers to the period the survey call ended in.
+arrival, and a kept place (keep your place: a press of 1) to its call's (one whose call was
+never stored: to the period 1 was pressed in); tickets to the period they were opened in
+(as in the SLA report); a ticket's own follow-up to the period its 24 h limit falls in; a
+sample's contacts to the period they were resolved in; survey answers to the period the
+survey call ended in.
 
 Past 400 lines because the CSV writer (to_csv, which belongs with the report's shape) is
 here too; the figures themselves are all in figures.py.
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.callbacks.followups import ticket_sample_group
@@ -32,6 +34,7 @@ from hotline.clock import Clock
 from hotline.config import FloorSettings
 from hotline.db.tables import calls
 from hotline.floor import figures as f
+from hotline.keepplace.tables import keep_place_requests as kept_places
 from hotline.routing.numbers import BadNumber, is_withheld, normalise
 from hotline.routing.tables import customer_numbers, customers
 from hotline.tickets import repository as repo
@@ -46,6 +49,7 @@ _CALL_COLUMNS = (
     calls.c.id, calls.c.arrived_at, calls.c.caller_number, calls.c.queue, calls.c.agent, calls.c.queued_at,
     calls.c.answered_at, calls.c.abandoned_at, calls.c.ended_at, calls.c.outcome, calls.c.hold_seconds,
 )  # fmt: skip
+_KEPT_COLUMNS = (kept_places.c.id, kept_places.c.queue, kept_places.c.requested_at, kept_places.c.state, kept_places.c.ended_at, kept_places.c.call_id)
 _DEADLINE_TIMES = ("kind", "state", "started_at", "due_at", "met_at", "breached_at")
 _WEEKLY_SAMPLES = tuple(g for g, rule in SAMPLE_RULES.items() if rule.cadence is Cadence.WEEKLY)
 
@@ -93,7 +97,9 @@ class FloorReports:
          "queues": [CALL FIGURES per queue, by name],
          "hours": [CALL FIGURES per local hour "00".."23", all 24]}
         CALL FIGURES: group, calls, requests (人工请求), waiting, answered, answered_within,
-        abandoned, short_abandoned, timed_out, lost, answer_rate (接通率), service_level
+        abandoned, short_abandoned, timed_out, lost, kept (保留排位: pressed 1, not lost),
+        kept_reached (their callback reached the customer), answer_rate (接通率: answered +
+        kept_reached), answer_rate_live (answered on the call only), service_level
         (15秒接通率), service_level_of_answered (Asterisk's servicelevel), lost_rate (呼损率),
         average_wait_seconds, longest_wait_seconds (null without answers), repeat_calls,
         repeat_rate (重复来电率); each rate {value, part, whole, target, met}."""
@@ -101,7 +107,7 @@ class FloorReports:
         day = now.astimezone(self.tz).date()
         start, end = self._bounds(day, day)
         async with self.engine.connect() as conn:
-            rows, earlier = await self._calls(conn, start, end, keep=True)
+            rows, earlier, _ = await self._calls(conn, start, end, keep=True)
         repeats = f.repeat_calls(rows, self.rules.repeat_days, earlier, default_area_code=self.default_area_code)
         return {
             "date": day.isoformat(),
@@ -117,13 +123,14 @@ class FloorReports:
 
     async def report(self, period: str, day: date) -> dict[str, Any]:
         """The day's, week's or month's report holding `day`: calls per queue, agent, hour
-        and day; tickets per department (ranked, with the reasons for late items), category
-        and area; 回访率 and 满意率."""
+        and day, and the kept places per queue (calls.kept_places: figures.kept_figures);
+        tickets per department (ranked, with the reasons for late items), category and area;
+        回访率 and 满意率."""
         first, last = period_range(period, day)
         start, end = self._bounds(first, last)
         now = self.clock.now()
         async with self.engine.connect() as conn:
-            call_rows, earlier = await self._calls(conn, start, end)
+            call_rows, earlier, kept = await self._calls(conn, start, end)
             ticket_rows = await self._tickets(conn, start, end)
             follow_ups = await self._follow_up_deadlines(conn, start, end)
             samples = await self._samples(conn, start, end, last.year)
@@ -136,7 +143,7 @@ class FloorReports:
             "timezone": str(self.tz),
             "as_of": now.astimezone(UTC).isoformat(),
             "rules": self.rules.data(),
-            "calls": self._call_section(call_rows, earlier, first, last),
+            "calls": {**self._call_section(call_rows, earlier, first, last), "kept_places": _kept_section(kept)},
             "tickets": _ticket_section(ticket_rows, now),
             "follow_ups": {**f.follow_up_figures(follow_ups, now), "samples": samples},
             "satisfaction": _satisfaction_section(scores),
@@ -192,11 +199,14 @@ class FloorReports:
         end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=self.tz)
         return start.astimezone(UTC), end.astimezone(UTC)
 
-    async def _calls(self, conn: AsyncConnection, start: datetime, end: datetime, *, keep: bool = False) -> tuple[list[f.CallRow], dict[str, datetime]]:
-        """The calls that arrived in [start, end), and the look-back for their repeats."""
+    async def _calls(self, conn: AsyncConnection, start: datetime, end: datetime, *, keep: bool = False) -> tuple[list[f.CallRow], dict[str, datetime], list[f.KeptRow]]:
+        """The calls that arrived in [start, end) (each with the state of the kept place it
+        asked for, if it pressed 1), the look-back for their repeats, and the kept places."""
+        kept = await _kept_places(conn, start, end)
+        states = f.kept_by_call(kept)
         query = select(*_CALL_COLUMNS).where(calls.c.arrived_at >= start, calls.c.arrived_at < end)
-        rows = [_call_row(row) for row in (await conn.execute(query)).all()]
-        return rows, await self._look_back(conn, start, keep=keep)
+        rows = [_call_row(row, states.get(row.id)) for row in (await conn.execute(query)).all()]
+        return rows, await self._look_back(conn, start, keep=keep), kept
 
     async def _look_back(self, conn: AsyncConnection, start: datetime, *, keep: bool) -> dict[str, datetime]:
         """Each number's latest call in the repeat_days before `start`. today() keeps it for
@@ -281,10 +291,25 @@ class FloorReports:
         return [(name or NOT_FORWARDED, score) for name, score in (await conn.execute(query)).all()]
 
 
-def _call_row(row: Any) -> f.CallRow:
+async def _kept_places(conn: AsyncConnection, start: datetime, end: datetime) -> list[f.KeptRow]:
+    """The kept places of the calls that arrived in [start, end), and those made in it whose
+    call was never stored (the desk keeps the id it was given)."""
+    arrived = select(calls.c.id).where(calls.c.arrived_at >= start, calls.c.arrived_at < end)
+    stored = exists().where(calls.c.id == kept_places.c.call_id)
+    unstored = and_(kept_places.c.requested_at >= start, kept_places.c.requested_at < end, ~stored)
+    query = select(*_KEPT_COLUMNS).where(or_(kept_places.c.call_id.in_(arrived), unstored)).order_by(kept_places.c.requested_at, kept_places.c.id)
+    u = repo.utc
+    return [f.KeptRow(r.id, r.queue, u(r.requested_at), r.state, u(r.ended_at), r.call_id) for r in (await conn.execute(query)).all()]
+
+
+def _call_row(row: Any, kept: str | None = None) -> f.CallRow:
     (id_, arrived, number, queue, agent, queued, answered, abandoned, ended, outcome, hold) = row
     u = repo.utc
-    return f.CallRow(id_, u(arrived), number, queue, agent, u(queued), u(answered), u(abandoned), u(ended), outcome, hold)
+    return f.CallRow(id_, u(arrived), number, queue, agent, u(queued), u(answered), u(abandoned), u(ended), outcome, hold, kept)
+
+
+def _kept_section(rows: list[f.KeptRow]) -> dict[str, Any]:
+    return {"total": f.kept_figures("all", rows), "queues": f.grouped_kept(rows)}
 
 
 def _deadline_times(d: Mapping[str, Any]) -> DeadlineTimes:
@@ -331,10 +356,20 @@ def _satisfaction_section(scores: list[tuple[str, int | None]]) -> dict[str, Any
 Label = Callable[[str, str], str]
 PERIOD_NAMES = {"day": "日报", "week": "周报", "month": "月报"}
 _CALL_HEADERS = ("分组", "来电", "人工请求", "等待中", "接通", "{t}秒内接通", "放弃", "短时放弃", "超时", "呼损",
-                 "接通率%", "{t}秒接通率%", "SL(占接通)%", "呼损率%", "平均等待秒", "最长等待秒", "重复来电", "重复来电率%")  # fmt: skip
+                 "接通率%", "{t}秒接通率%", "SL(占接通)%", "呼损率%", "平均等待秒", "最长等待秒", "重复来电", "重复来电率%",
+                 "保留排位", "保留排位回呼接通", "接通率(不含回呼)%")  # fmt: skip
+# The kept places' columns come last, so the columns a spreadsheet already reads stay where they were.
 _CALL_KEYS = ("calls", "requests", "waiting", "answered", "answered_within", "abandoned", "short_abandoned", "timed_out", "lost",
               "answer_rate", "service_level", "service_level_of_answered", "lost_rate", "average_wait_seconds", "longest_wait_seconds",
-              "repeat_calls", "repeat_rate")  # fmt: skip
+              "repeat_calls", "repeat_rate", "kept", "kept_reached", "answer_rate_live")  # fmt: skip
+_KEPT_HEADERS = ("队列", "保留排位", "回呼接通", "回呼失败", "已取消", "未完成", "回呼接通率%", "平均回呼等待秒", "P90回呼等待秒", "最长回呼等待秒")
+_KEPT_KEYS = ("requests", "reached", "failed", "cancelled", "open", "reached_rate", "average_wait_seconds", "p90_wait_seconds", "longest_wait_seconds")
+KEPT_DEFINITION = (
+    "保留排位：排队中按1选择回呼、离开队列的来电，计入人工请求，不计呼损；回呼接通（客户接听）计入接通率；"
+    "回呼失败、已取消（再次来电已接通，该来电另计）或未完成的不计接通。接通率(不含回呼)为不含回呼的原口径；"
+    "{t}秒接通率与SL只计来电接通。回呼等待：按1至回呼接通；回呼接通率 = 回呼接通 / (回呼接通 + 回呼失败)；"
+    "保留排位·按队列另含来电未被采集（与PBX断开时）的按1请求。"
+)
 _AGENT_HEADERS = ("坐席", "接通", "{t}秒内接通", "SL(占接通)%", "平均等待秒", "最长等待秒", "平均通话秒", "通话总秒")
 _AGENT_KEYS = ("answered", "answered_within", "service_level_of_answered", "average_wait_seconds", "longest_wait_seconds", "average_talk_seconds", "talk_seconds")
 _TICKET_HEADERS = ("分组", "排名", "工单数", "时限数", "按时完成", "超时", "未到期", "准时率%", "直接答复率%", "按时转出率%", "及时签收率%",
@@ -356,6 +391,8 @@ def to_csv(report: Mapping[str, Any], label: Label | None = None) -> str:
         rows += _section(title, call_headers, ([g["group"], *(_cell(g[k]) for k in _CALL_KEYS)] for g in groups))
     agent_headers = [h.format(t=threshold) for h in _AGENT_HEADERS]
     rows += _section("坐席", agent_headers, ([g["group"], *(_cell(g[k]) for k in _AGENT_KEYS)] for g in calls_part["agents"]))
+    kept = calls_part["kept_places"]
+    rows += _section("保留排位·按队列", _KEPT_HEADERS, ([g["group"], *(_cell(g[k]) for k in _KEPT_KEYS)] for g in [*kept["queues"], kept["total"]]))
     t = report["tickets"]
     for title, groups, group in (("工单·按部门", t["departments"], None), ("工单·未转办", [t["not_forwarded"]], None), ("工单·按类别", t["categories"], "category"), ("工单·按区域", t["areas"], "area"), ("工单·合计", [t["total"]], None)):
         rows += _section(title, _TICKET_HEADERS, (_ticket_row(g, name(group, g["group"]) if group else g["group"]) for g in groups))
@@ -380,6 +417,7 @@ def _rules_rows(rules: Mapping[str, Any]) -> list[list[Any]]:
     return [
         ["接通阈值秒", rules["answer_threshold_seconds"], "短时放弃秒", rules["short_abandon_seconds"], "重复来电天数", rules["repeat_days"]],
         ["目标接通率%", _percent(targets["answer_rate"]), "目标15秒接通率%", _percent(targets["service_level"]), "目标呼损率%(以下)", _percent(targets["lost_rate"])],
+        ["口径", KEPT_DEFINITION.format(t=rules["answer_threshold_seconds"])],
     ]
 
 

@@ -1,6 +1,6 @@
 // The floor's reports page (日报 / 周报 / 月报): GET /api/reports/floor for a period holding a
 // Beijing day; headline figures against their targets, calls per hour, day, queue and agent,
-// tickets per department (ranked, with the reasons for late items), category and area,
+// the kept places (keep your place: pressed 1 for a callback) per queue, tickets per department (ranked, with the reasons for late items), category and area,
 // follow-ups and satisfaction. Charts are inline SVG drawn here, no library; the page
 // prints on A4 (reports.css), the monthly one being what goes to branch management.
 
@@ -20,6 +20,15 @@ function percent(value) {
 
 function plain(value) {
   return value === null || value === undefined ? "—" : String(value);
+}
+
+// A callback wait (minutes to hours) as [h:]mm:ss, its seconds in the title.
+function duration(seconds) {
+  return seconds === null || seconds === undefined ? "—" : span(seconds);
+}
+
+function durationCell(seconds) {
+  return h("td", { class: "num", title: seconds === null || seconds === undefined ? null : `${seconds} s` }, duration(seconds));
 }
 
 function rateCell(rate) {
@@ -51,14 +60,18 @@ function departmentName(name) {
 
 function kpis(report) {
   const calls = report.calls.total;
+  const kept = report.calls.kept_places.total;
   const tickets = report.tickets.total;
   const seconds = report.rules.answer_threshold_seconds;
   return [
     [t("reports.kpi.requests"), plain(calls.requests), null, false],
     [t("reports.kpi.answer_rate"), null, calls.answer_rate, false],
+    [t("reports.kpi.answer_rate_live"), null, calls.answer_rate_live, false],
     [t("reports.kpi.service_level", { seconds }), null, calls.service_level, false],
     [t("reports.kpi.service_level_of_answered"), null, calls.service_level_of_answered, false],
     [t("reports.kpi.lost_rate"), null, calls.lost_rate, true],
+    [t("reports.kpi.kept"), `${plain(calls.kept_reached)} / ${plain(calls.kept)}`, null, false],
+    [t("reports.kpi.kept_waits"), `${duration(kept.average_wait_seconds)} / ${duration(kept.longest_wait_seconds)}`, null, false],
     [t("reports.kpi.waits"), `${plain(calls.average_wait_seconds)} / ${plain(calls.longest_wait_seconds)}`, null, false],
     [t("reports.kpi.repeat_rate", { days: report.rules.repeat_days }), null, calls.repeat_rate, false],
     [t("reports.kpi.tickets"), plain(tickets.tickets), null, false],
@@ -91,7 +104,10 @@ function callColumns(report) {
     [t("reports.col.abandoned"), (g) => g.abandoned],
     [t("reports.col.short_abandoned"), (g) => g.short_abandoned],
     [t("reports.col.timed_out"), (g) => g.timed_out],
+    [t("reports.col.kept"), (g) => g.kept],
+    [t("reports.col.kept_reached"), (g) => g.kept_reached],
     [t("reports.kpi.answer_rate"), (g) => rateCell(g.answer_rate)],
+    [t("reports.kpi.answer_rate_live"), (g) => rateCell(g.answer_rate_live)],
     [t("reports.kpi.service_level", { seconds }), (g) => rateCell(g.service_level)],
     [t("reports.col.sl_answered"), (g) => rateCell(g.service_level_of_answered)],
     [t("reports.kpi.lost_rate"), (g) => rateCell(g.lost_rate)],
@@ -110,6 +126,20 @@ function agentColumns(report) {
     [t("reports.col.average_wait"), (g) => g.average_wait_seconds],
     [t("reports.col.longest_wait"), (g) => g.longest_wait_seconds],
     [t("reports.col.average_talk"), (g) => g.average_talk_seconds],
+  ];
+}
+
+function keptColumns() {
+  return [
+    [t("reports.col.kept_requests"), (g) => g.requests],
+    [t("reports.col.kept_done"), (g) => g.reached],
+    [t("reports.col.kept_failed"), (g) => g.failed],
+    [t("reports.col.kept_cancelled"), (g) => g.cancelled],
+    [t("reports.col.kept_open"), (g) => g.open],
+    [t("reports.col.kept_reached_rate"), (g) => rateCell(g.reached_rate)],
+    [t("reports.col.kept_average_wait"), (g) => durationCell(g.average_wait_seconds)],
+    [t("reports.col.kept_p90_wait"), (g) => durationCell(g.p90_wait_seconds)],
+    [t("reports.col.kept_longest_wait"), (g) => durationCell(g.longest_wait_seconds)],
   ];
 }
 
@@ -152,6 +182,7 @@ function renderTables(report) {
   const tickets = report.tickets;
   renderTable(part("table-queues"), { head: t("reports.col.queue"), columns: callColumns(report), rows: calls.queues, name: (g) => g.group, total: calls.total });
   renderTable(part("table-agents"), { head: t("reports.col.agent"), columns: agentColumns(report), rows: calls.agents, name: (g) => g.group });
+  renderTable(part("table-kept"), { head: t("reports.col.queue"), columns: keptColumns(), rows: calls.kept_places.queues, name: (g) => g.group, total: calls.kept_places.total });
   renderTable(part("table-days"), { head: t("reports.col.day"), columns: callColumns(report), rows: calls.days, name: (g) => g.group });
   const departments = [...tickets.departments, ...(tickets.not_forwarded.tickets ? [tickets.not_forwarded] : [])];
   renderTable(part("table-departments"), { head: t("reports.col.department"), columns: ticketColumns({ ranked: true }), rows: departments, name: (g) => departmentName(g.group), total: tickets.total });
@@ -213,7 +244,7 @@ function legend(root, x, y, parts) {
   });
 }
 
-// Requests per local hour: answered within the threshold, answered later, lost, stacked.
+// Requests per local hour: answered within the threshold, answered later, kept places, lost, stacked.
 function renderHours(report) {
   const seconds = report.rules.answer_threshold_seconds;
   const hours = report.calls.hours;
@@ -223,14 +254,14 @@ function renderHours(report) {
   const scale = (n) => (n / most) * (H - TOP - BOTTOM);
   const root = chartRoot(W, H, t("reports.chart.hours"));
   root.appendChild(svg("text", { x: 0, y: 12, class: "panel-title" }, t("reports.chart.hours")));
-  const parts = [["bar-within", t("reports.col.answered_within", { seconds })], ["bar-later", t("reports.chart.answered_later")], ["bar-lost", t("reports.chart.lost")]];
+  const parts = [["bar-within", t("reports.col.answered_within", { seconds })], ["bar-later", t("reports.chart.answered_later")], ["bar-kept", t("reports.chart.kept")], ["bar-lost", t("reports.chart.lost")]];
   legend(root, 300, 4, parts);
   root.appendChild(svg("line", { x1: LEFT, x2: W, y1: H - BOTTOM, y2: H - BOTTOM, class: "axis" }));
   root.appendChild(svg("text", { x: LEFT - 4, y: TOP, class: "value", "text-anchor": "end" }, String(most)));
   hours.forEach((g, i) => {
     const x = LEFT + i * slot + 2;
     let y = H - BOTTOM;
-    for (const [count, kind] of [[g.answered_within, "bar-within"], [g.answered - g.answered_within, "bar-later"], [g.lost, "bar-lost"]]) {
+    for (const [count, kind] of [[g.answered_within, "bar-within"], [g.answered - g.answered_within, "bar-later"], [g.kept, "bar-kept"], [g.lost, "bar-lost"]]) {
       if (!count) continue;
       const height = scale(count);
       y -= height;
@@ -337,6 +368,7 @@ function render(report) {
   part("report-rules").textContent = t("reports.rules", {
     seconds: rules.answer_threshold_seconds, short: rules.short_abandon_seconds, days: rules.repeat_days,
   });
+  part("report-kept-rules").textContent = t("reports.kept.definition", { seconds: rules.answer_threshold_seconds });
   part("report-foot").textContent = t("reports.as_of", { at: fullTime(report.as_of) });
   renderKpis(report);
   renderHours(report);

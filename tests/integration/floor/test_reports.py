@@ -364,10 +364,10 @@ async def test_the_csv_has_a_titled_section_per_table(worked: Floor, client: Tes
     text = raw.decode("utf-8-sig")
     assert text.splitlines()[0] == "报表,日报,2026-11-25,2026-11-25,Asia/Shanghai"
     sections = _sections(text)
-    assert list(sections) == ["通话·合计", "通话·按队列", "通话·按小时", "通话·按日", "坐席", "工单·按部门", "工单·未转办", "工单·按类别", "工单·按区域", "工单·合计", "回访", "满意度"]
+    assert list(sections) == ["通话·合计", "通话·按队列", "通话·按小时", "通话·按日", "坐席", "保留排位·按队列", "工单·按部门", "工单·未转办", "工单·按类别", "工单·按区域", "工单·合计", "回访", "满意度"]
     header, total = sections["通话·合计"]
     assert header[:6] == ["分组", "来电", "人工请求", "等待中", "接通", "15秒内接通"]
-    assert total == ["all", "5", "5", "0", "3", "1", "1", "0", "1", "2", "60.0", "20.0", "33.3", "40.0", "20.0", "30.0", "2", "40.0"]
+    assert total == ["all", "5", "5", "0", "3", "1", "1", "0", "1", "2", "60.0", "20.0", "33.3", "40.0", "20.0", "30.0", "2", "40.0", "0", "0", "60.0"]
     departments = sections["工单·按部门"]
     assert [row[:3] for row in departments[1:]] == [["维修部", "1", "1"], ["营业厅", "2", "1"]]
     assert departments[2][-1] == "人员外出×1; 未填写原因×1"
