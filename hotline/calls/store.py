@@ -77,6 +77,18 @@ class CallStore:
             else:
                 self._live[call_id] = record
 
+    async def observe(self, event: CallEvent) -> None:
+        """Another instance stored this event (it owns the AMI stream): the calls as this
+        instance shows them follow, without writing (live_record, live_records)."""
+        current = self._live.get(event.call_id)
+        if current is None and not isinstance(event, CallArrived):
+            current = await self._load(event.call_id)
+        record = apply(current, event)
+        if record.state == CallState.ENDED.value:
+            self._live.pop(event.call_id, None)
+        else:
+            self._live[event.call_id] = record
+
     def live_record(self, call_id: str) -> CallRecord | None:
         """The call as stored, while it is live (None once it ended): no database trip."""
         return self._live.get(call_id)
