@@ -33,7 +33,7 @@ log = structlog.get_logger(__name__)
 
 CHANNEL = "hotline_events"
 NOTIFY_LIMIT = 7999  # bytes: PostgreSQL refuses a payload of 8000 or more
-APPLICATION_NAME = "hotline-relay"  # pg_stat_activity shows the relay connections so
+APPLICATION_NAME = "hotline-relay"  # pg_stat_activity shows each relay connection as "hotline-relay <instance>"
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -91,7 +91,7 @@ class EventRelay:
             await asyncio.gather(delivering, return_exceptions=True)
 
     async def _connection(self, stop: asyncio.Event) -> None:
-        conn: asyncpg.Connection = await asyncio.wait_for(asyncpg.connect(self.dsn, server_settings={"application_name": APPLICATION_NAME}), 10)
+        conn: asyncpg.Connection = await asyncio.wait_for(asyncpg.connect(self.dsn, server_settings={"application_name": f"{APPLICATION_NAME} {self.instance}"[:63]}), 10)
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _c: lost.set())
         try:
