@@ -29,7 +29,11 @@ from hotline.calls.store import CallStore
 from hotline.clock import Clock, SystemClock
 from hotline.cluster.lease import Lease
 from hotline.cluster.ownership import AmiOwnership
+from hotline.cluster.codec import EventCodec
+from hotline.cluster.relay import EventRelay, asyncpg_dsn
 from hotline.cluster.single import hold_single_instance
+from hotline.callbacks.events import CallbackPlaced
+from hotline.console.feed import CALL_EVENTS
 from hotline.config import AmiSettings, Settings
 from hotline.console.callback_pops import CallbackPops
 from hotline.console.feed import ConsoleFeed
@@ -55,7 +59,7 @@ from hotline.routing.decide import in_working_hours
 from hotline.routing.rules import rules_from_settings
 from hotline.testing.pbx import PbxDouble
 from hotline.tickets.departments import Departments
-from hotline.tickets.events import TicketChanged, TicketEvent, TicketOpened
+from hotline.tickets.events import CallLinkedToTicket, DeadlineBreached, DeadlineWarned, TicketChanged, TicketEvent, TicketOpened
 from hotline.tickets.scheduler import DeadlineScheduler
 from hotline.tickets.service import TicketService
 from hotline.tickets.workdays import known_year
@@ -118,6 +122,7 @@ class Parts:
     keep_place: KeepPlaceScheduler
     keep_desk: KeepPlaceDesk
     ownership: AmiOwnership
+    relay: EventRelay | None
     pbx: PbxDouble | None
 
 
@@ -163,6 +168,7 @@ async def build(settings: Settings) -> Parts:
     keep_desk = KeepPlaceDesk(engine, clock, keep_rules, agents=floor_agents.snapshot, live_line=keep_line, call_of=call_of_channel(capture.tracker), on_request=keep_place.wake)
     board.virtual = keep_desk.waiting
     callback_pops.kept_place = keep_desk.of_callback
+    relay = _relay(settings, engine, metrics, bus, capture, pops, feed, board, callback_pops)
     if c.enabled:  # the scheduler runs (and places kept places' callbacks) only then
         # An agent made ready is first offered to the kept place whose turn has come; an
         # agent handed one is held out of the queues until its callback is over.
@@ -179,8 +185,29 @@ async def build(settings: Settings) -> Parts:
         tickets, Departments(engine, clock), deadlines,
         UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
         hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, floor_agents, keep_place, keep_desk,
-        _ownership(settings, engine, clock, metrics, client, capture), pbx,
+        _ownership(settings, engine, clock, metrics, client, capture), relay, pbx,
     )  # fmt: skip
+
+
+# What the console shows, carried between instances (several on PostgreSQL).
+RELAYED: tuple[type, ...] = (*CALL_EVENTS, TicketOpened, TicketChanged, CallLinkedToTicket, DeadlineWarned, DeadlineBreached, CallbackPlaced)
+
+
+def _relay(settings: Settings, engine: AsyncEngine, metrics: Metrics, bus: EventBus, capture: CallCapture, pops: ScreenPops, feed: ConsoleFeed, board: FloorBoard, callback_pops: CallbackPops) -> EventRelay | None:
+    """On PostgreSQL: what this instance publishes goes to the others, and what they publish
+    reaches only what shows things here (the live calls' mirror first, then pops, the
+    supervisors' feed, the wallboard, callback pops). None on SQLite (one instance)."""
+    if is_sqlite(engine):
+        return None
+    relay = EventRelay(asyncpg_dsn(settings.database.url), instance_name(settings), EventCodec(RELAYED), metrics)
+    relay.watch(bus, RELAYED)
+    for event_type in CALL_EVENTS:
+        relay.remote.subscribe(event_type, capture.store.observe)
+    pops.subscribe(relay.remote, calls_from=relay.remote)
+    feed.subscribe(relay.remote)
+    board.subscribe(relay.remote)
+    callback_pops.subscribe(relay.remote)
+    return relay
 
 
 def _ownership(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: Metrics, client: AmiClient, capture: CallCapture) -> AmiOwnership:
@@ -262,8 +289,11 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
     # several share PostgreSQL).
     ami = asyncio.create_task(parts.ownership.run(ami_stop), name="ami")
     deadlines = asyncio.create_task(parts.deadlines.run(deadlines_stop), name="deadlines")
+    relaying = asyncio.create_task(parts.relay.run(deadlines_stop), name="relay") if parts.relay is not None else None
     long_lived = {ami, deadlines, asyncio.create_task(parts.follow_ups.run(deadlines_stop), name="follow-ups"), asyncio.create_task(parts.board.run(deadlines_stop), name="wallboard"),
                   asyncio.create_task(parts.floor_agents.run(deadlines_stop, lambda: parts.client.connected), name="floor-agents")}
+    if relaying is not None:
+        long_lived.add(relaying)
     callbacks_stop = asyncio.Event()
     placing = asyncio.create_task(parts.callbacks.run(callbacks_stop, lambda: parts.client.connected), name="callbacks") if settings.callbacks.enabled else None
     if placing is not None:

@@ -57,6 +57,8 @@ async def postgres_url() -> AsyncIterator[str]:
 
 
 class Instance(Hotline):
+    agent_token: str = ""
+
     async def start(self) -> None:
         log = self.log_path.open("ab")
         self._logs.append(log)
@@ -89,8 +91,10 @@ async def instances(pbx: PbxDouble, tmp_path: Path, postgres_url: str) -> AsyncI
         }  # fmt: skip
         made.append(Instance(env, tmp_path / f"instance-{n}.log"))
     made[0].token = (await made[0].command("user", "add", "supervisor1", "--role", "supervisor")).strip().splitlines()[-1]
+    agent_token = (await made[0].command("user", "add", "agent8001", "--role", "agent", "--extension", "8001")).strip().splitlines()[-1]
     for instance in made:
         instance.token = made[0].token  # one database: a token is valid on every instance
+        instance.agent_token = agent_token
         await instance.start()
     yield made
     for instance in made:
@@ -149,6 +153,19 @@ async def test_one_owner_and_after_sigkill_mid_burst_another_takes_over_and_stor
     other = next(i for i in survivors if i is not new_owner)
     assert (await other.health())["ami"] == {"connected": False, "owner": False}
     assert len((await other.get("/api/calls?limit=500"))["calls"]) == 4 * len(BURST)
+
+    # An agent on the instance that does not own AMI gets the pops of what the owner captures.
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{other.url}/ws", headers={"Authorization": f"Bearer {other.agent_token}"}) as socket:
+        assert (await socket.receive_json(timeout=5))["type"] == "hello"
+        pbx.play(copy_of("answered-regular", 9))
+        stages = []
+        async with asyncio.timeout(10):
+            while "ended" not in stages and "settled" not in stages:
+                message = await socket.receive_json()
+                if message["type"] == "pop":
+                    stages.append(message["stage"])
+                    assert message["caller"]["number"] == "13912345678"
+        assert "talking" in stages  # (a replayed ring is answered within ms: its pop may be the talking one)
 
 
 async def test_an_owner_paused_past_its_lease_and_resumed_stores_nothing_after_the_takeover(instances: list[Instance], pbx: PbxDouble) -> None:
