@@ -69,6 +69,7 @@ async def test_one_call_with_its_timeline_and_unknown_is_404(api) -> None:  # ty
 async def test_health_and_metrics_need_no_token(api) -> None:  # type: ignore[no-untyped-def]
     client, _ = api
     health = await (await client.get("/healthz")).json()
-    assert health == {"status": "ok", "ami": {"connected": True}, "database": {"reachable": True}}
+    # Without the composition root's AMI_OWNER the instance is the only one: it owns AMI.
+    assert health == {"status": "ok", "instance": None, "ami": {"connected": True, "owner": True}, "database": {"reachable": True}}
     text = await (await client.get("/metrics")).text()
     assert "hotline_ami_events_read_total 42" in text
