@@ -214,9 +214,9 @@ def _ownership(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: M
     """On PostgreSQL several instances may run: the AMI connection and the capture only
     while this one holds the AMI lease. SQLite runs one instance: all along."""
     if is_sqlite(engine):
-        return AmiOwnership(client, capture, metrics, clock)
+        return AmiOwnership(client, capture, metrics)
     lease = Lease(engine, clock, instance_name(settings), ttl=settings.cluster.lease_ttl)
-    return AmiOwnership(client, capture, metrics, clock, lease, poll=settings.cluster.poll)
+    return AmiOwnership(client, capture, metrics, lease, poll=settings.cluster.poll)
 
 
 def instance_name(settings: Settings) -> str:

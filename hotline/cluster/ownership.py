@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
 
 from hotline.ami.client import AmiClient
 from hotline.calls.capture import CallCapture
-from hotline.clock import Clock
 from hotline.metrics import Metrics
 
 from .lease import Held, Lease
@@ -29,11 +27,10 @@ log = structlog.get_logger(__name__)
 
 
 class AmiOwnership:
-    def __init__(self, client: AmiClient, capture: CallCapture, metrics: Metrics, clock: Clock, lease: Lease | None = None, *, poll: timedelta = timedelta(seconds=1)) -> None:
-        self.client, self.capture, self.metrics, self.clock, self.lease, self.poll = client, capture, metrics, clock, lease, poll
+    def __init__(self, client: AmiClient, capture: CallCapture, metrics: Metrics, lease: Lease | None = None, *, poll: timedelta = timedelta(seconds=1)) -> None:
+        self.client, self.capture, self.metrics, self.lease, self.poll = client, capture, metrics, lease, poll
         self.owner = lease is None  # one instance owns it all along
         self.takeovers = 0
-        self.on_taken: list[Callable[[], None]] = []
         if lease is not None:
             capture.store.fence = lease.fence
         metrics.gauge("hotline_ami_owner", lambda: float(self.owner))
@@ -69,8 +66,6 @@ class AmiOwnership:
     async def _own(self, stop: asyncio.Event, *, renewing: bool) -> None:
         """Connected and capturing until stop, or until the lease is lost."""
         self.owner = True
-        for tell in self.on_taken:
-            tell()
         connection_stop = asyncio.Event()
         connecting = asyncio.create_task(self.client.run(connection_stop), name="ami")
         capturing = asyncio.create_task(self.capture.run(self.client.queue), name="capture")

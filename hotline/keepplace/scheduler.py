@@ -206,9 +206,8 @@ class KeepPlaceScheduler:
         self._wake.clear()  # before reading: a change after this wakes the next nap
         now = self.clock.now().astimezone(UTC)
         await self._release_held_agents(now)
-        async with self.engine.connect() as conn:
-            if (await conn.execute(select(requests.c.id).where(requests.c.state.in_(OPEN_STATES)).limit(1))).first() is None:
-                return []  # nothing kept: no write lock taken every few seconds for nothing
+        if not await self._any_open():
+            return []  # nothing kept: no write lock taken every few seconds for nothing
         async with write_transaction(self.engine) as conn:
             if not self._sqlite:
                 await conn.execute(select(func.pg_advisory_xact_lock(KEEP_LOCK)))
@@ -248,8 +247,8 @@ class KeepPlaceScheduler:
         if not is_open(now, self.rules.window, self.rules.is_working_day, self.rules.tz):
             return None
         rows = {row.extension: row for row in self.agents()}
-        if extension not in rows:
-            return None
+        if extension not in rows or not await self._any_open():
+            return None  # read first: an agent made ready does not wait for the write lock for nothing
         queues = set(rows[extension].queues)
 
         def only_this_agent(queue: str, taken: set[str]) -> list[str]:
@@ -263,6 +262,10 @@ class KeepPlaceScheduler:
             return None
         log.info("keep_place.due", request=handed[0][0], callback=handed[0][1], agent=extension, claimed=True)
         return handed[0][0]
+
+    async def _any_open(self) -> bool:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(requests.c.id).where(requests.c.state.in_(OPEN_STATES)).limit(1))).first() is not None
 
     # -- following each callback ----------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,19 +94,34 @@ async def pbx() -> AsyncIterator[PbxDouble]:
     await double.stop()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-        return
+@asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """A fresh migrated PostgreSQL database, dropped after (skips where PostgreSQL does not answer)."""
     reason = postgres_unavailable()
     if reason:
         pytest.skip(reason)
     databases = PostgresDatabases()
     url = await databases.create()
-    yield url
-    await databases.drop(url)
-    await databases.drop_template()
+    try:
+        yield url
+    finally:
+        await databases.drop(url)
+        await databases.drop_template()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+        return
+    async with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    async with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture

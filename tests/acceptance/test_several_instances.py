@@ -22,7 +22,6 @@ import pytest
 from hotline.testing.pbx import PbxDouble
 from hotline.testing.transcripts import recorded_events
 from tests.acceptance.conftest import ROOT, Hotline, free_port
-from tests.databases import PostgresDatabases, postgres_unavailable
 from tests.expected import EXPECTED_CALLS
 
 pytestmark = pytest.mark.acceptance
@@ -42,18 +41,6 @@ def expected() -> dict[str, str]:
     """caller number -> outcome of each call of the burst (one call per transcript; the
     copies keep the numbers)."""
     return {EXPECTED_CALLS[name][0][0]: EXPECTED_CALLS[name][0][4] for name in BURST}
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    reason = postgres_unavailable()
-    if reason:
-        pytest.skip(reason)
-    databases = PostgresDatabases()
-    url = await databases.create()
-    yield url
-    await databases.drop(url)
-    await databases.drop_template()
 
 
 class Instance(Hotline):
