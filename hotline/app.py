@@ -30,6 +30,7 @@ from hotline.clock import Clock, SystemClock
 from hotline.cluster.lease import Lease
 from hotline.cluster.ownership import AmiOwnership
 from hotline.cluster.codec import EventCodec
+from hotline.cluster.forward import AtTheOwner
 from hotline.cluster.relay import EventRelay, asyncpg_dsn
 from hotline.cluster.single import hold_single_instance
 from hotline.callbacks.events import CallbackPlaced
@@ -39,6 +40,7 @@ from hotline.console.callback_pops import CallbackPops
 from hotline.console.feed import ConsoleFeed
 from hotline.floor.agents import FloorAgents
 from hotline.floor.board import FloorBoard
+from hotline.floor.events import AgentStateChanged
 from hotline.floor.reports import FloorReports
 from hotline.floor.spy import ListenIn
 from hotline.keepplace.agi import KeepPlaceAgi
@@ -123,6 +125,7 @@ class Parts:
     keep_desk: KeepPlaceDesk
     ownership: AmiOwnership
     relay: EventRelay | None
+    at_owner: AtTheOwner | None
     pbx: PbxDouble | None
 
 
@@ -168,7 +171,13 @@ async def build(settings: Settings) -> Parts:
     keep_desk = KeepPlaceDesk(engine, clock, keep_rules, agents=floor_agents.snapshot, live_line=keep_line, call_of=call_of_channel(capture.tracker), on_request=keep_place.wake)
     board.virtual = keep_desk.waiting
     callback_pops.kept_place = keep_desk.of_callback
-    relay = _relay(settings, engine, metrics, bus, capture, pops, feed, board, callback_pops)
+    users = UserStore(engine, clock)
+    ownership = _ownership(settings, engine, clock, metrics, client, capture)
+    if ownership.lease is not None:
+        # What is heard from Asterisk is written only by the instance owning the connection.
+        floor_agents.fence = callbacks.fence = keep_place.fence = ownership.lease.fence
+    relay = _relay(settings, engine, metrics, bus, capture, pops, feed, board, callback_pops, floor_agents)
+    at_owner = _at_owner(settings, relay, ownership, users, metrics, hub, capture.store, floor_agents)
     if c.enabled:  # the scheduler runs (and places kept places' callbacks) only then
         # An agent made ready is first offered to the kept place whose turn has come; an
         # agent handed one is held out of the queues until its callback is over.
@@ -183,20 +192,20 @@ async def build(settings: Settings) -> Parts:
         engine, clock, metrics, bus, capture.store, client, capture, directory,
         _routing_server(settings, directory, presence, metrics, clock, keep_desk),
         tickets, Departments(engine, clock), deadlines,
-        UserStore(engine, clock), SessionStore(engine, clock), LoginGuard(engine, clock),
+        users, SessionStore(engine, clock), LoginGuard(engine, clock),
         hub, pops, feed, callbacks, lost_callers, follow_ups, floor_reports, board, floor_agents, keep_place, keep_desk,
-        _ownership(settings, engine, clock, metrics, client, capture), relay, pbx,
+        ownership, relay, at_owner, pbx,
     )  # fmt: skip
 
 
 # What the console shows, carried between instances (several on PostgreSQL).
-RELAYED: tuple[type, ...] = (*CALL_EVENTS, TicketOpened, TicketChanged, CallLinkedToTicket, DeadlineWarned, DeadlineBreached, CallbackPlaced)
+RELAYED: tuple[type, ...] = (*CALL_EVENTS, TicketOpened, TicketChanged, CallLinkedToTicket, DeadlineWarned, DeadlineBreached, CallbackPlaced, AgentStateChanged)
 
 
-def _relay(settings: Settings, engine: AsyncEngine, metrics: Metrics, bus: EventBus, capture: CallCapture, pops: ScreenPops, feed: ConsoleFeed, board: FloorBoard, callback_pops: CallbackPops) -> EventRelay | None:
+def _relay(settings: Settings, engine: AsyncEngine, metrics: Metrics, bus: EventBus, capture: CallCapture, pops: ScreenPops, feed: ConsoleFeed, board: FloorBoard, callback_pops: CallbackPops, floor_agents: FloorAgents) -> EventRelay | None:
     """On PostgreSQL: what this instance publishes goes to the others, and what they publish
-    reaches only what shows things here (the live calls' mirror first, then pops, the
-    supervisors' feed, the wallboard, callback pops). None on SQLite (one instance)."""
+    reaches only what shows things here (the live calls' and agents' mirrors first, then
+    pops, the supervisors' feed, the wallboard, callback pops). None on SQLite (one instance)."""
     if is_sqlite(engine):
         return None
     relay = EventRelay(asyncpg_dsn(settings.database.url), instance_name(settings), EventCodec(RELAYED), metrics)
@@ -207,7 +216,27 @@ def _relay(settings: Settings, engine: AsyncEngine, metrics: Metrics, bus: Event
     feed.subscribe(relay.remote)
     board.subscribe(relay.remote)
     callback_pops.subscribe(relay.remote)
+    relay.remote.subscribe(AgentStateChanged, floor_agents.observe)
     return relay
+
+
+def _at_owner(settings: Settings, relay: EventRelay | None, ownership: AmiOwnership, users: UserStore, metrics: Metrics, hub: Hub, calls: CallStore, floor_agents: FloorAgents) -> AtTheOwner | None:
+    """Several instances: floor actions and listen-in asked here are done by the AMI owner.
+    After a gap in the relay (its connection lost), an instance that does not own AMI reads
+    the live calls and the agents' states again and has every page reconnect (the same
+    hello as after any reconnect)."""
+    if relay is None or ownership.lease is None:
+        return None
+
+    async def resumed() -> None:
+        if ownership.owner:
+            return  # its own pictures are the source: nothing was missed
+        await calls.load_live()
+        floor_agents.reload()
+        log.info("relay.resumed", pages=hub.reconnect_all())
+
+    relay.on_resumed.append(resumed)
+    return AtTheOwner(relay, instance_name(settings), is_owner=lambda: ownership.owner, someone_owns=ownership.lease.someone_owns, user=users.get, metrics=metrics)
 
 
 def _ownership(settings: Settings, engine: AsyncEngine, clock: Clock, metrics: Metrics, client: AmiClient, capture: CallCapture) -> AmiOwnership:
@@ -298,7 +327,7 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
     placing = asyncio.create_task(parts.callbacks.run(callbacks_stop, lambda: parts.client.connected), name="callbacks") if settings.callbacks.enabled else None
     if placing is not None:
         long_lived.add(placing)
-        long_lived.add(asyncio.create_task(parts.keep_place.run(callbacks_stop), name="keep-place"))
+        long_lived.add(asyncio.create_task(parts.keep_place.run(callbacks_stop, lambda: parts.ownership.owner), name="keep-place"))
     demo = asyncio.create_task(_play_demo(parts.pbx, parts.client), name="demo-pbx") if parts.pbx is not None else None
     tasks = [t for t in (*long_lived, demo) if t is not None]
     try:
@@ -350,8 +379,8 @@ def web_app(settings: Settings, parts: Parts) -> web.Application:
     add_ws_routes(app, parts.hub, hello=[parts.pops.hello, parts.feed.hello, parts.board.hello, parts.floor_agents.hello])
     add_page_routes(app)
     add_floor_report_routes(app, parts.floor_reports)
-    add_floor_agent_routes(app, parts.floor_agents)
-    add_floor_spy_routes(app, ListenIn(parts.engine, parts.clock, parts.client.send_originate, settings.floor))
+    add_floor_agent_routes(app, parts.floor_agents, parts.at_owner)
+    add_floor_spy_routes(app, ListenIn(parts.engine, parts.clock, parts.client.send_originate, settings.floor), parts.at_owner)
     add_keep_place_routes(app, parts.keep_desk)
     return app
 

@@ -36,7 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hotline.ami.client import OriginateNotSent
 from hotline.clock import Clock
 from hotline.events import EventBus
-from hotline.db.engine import write_transaction
+from hotline.cluster.lease import LeaseLost
+from hotline.db.engine import Fence, write_transaction
 from hotline.metrics import Metrics
 
 from hotline.tickets.service import CallbackResult
@@ -129,6 +130,9 @@ class CallbackDispatcher:
         self._sqlite = engine.dialect.name == "sqlite"
         self._reconciled = False
         self._reconciled_at = clock.now()
+        # Several instances: Lease.fence, first in each transaction that claims callbacks or
+        # writes what Asterisk said of them: only the AMI owner's are written.
+        self.fence: Fence | None = None
 
     # -- what Asterisk says (called synchronously by the AMI client for every event) ------------
 
@@ -154,6 +158,13 @@ class CallbackDispatcher:
             else:
                 try:
                     await self.run_once()
+                except LeaseLost:
+                    # Another instance owns the AMI connection: it hears these calls' events
+                    # too and reconciles what is open; ours are dropped, not written twice.
+                    self.metrics.inc("hotline_callback_events_fenced_total", len(self.inbox))
+                    log.warning("callbacks.fenced", messages=len(self.inbox))
+                    self.inbox.clear()
+                    self._reconciled = False
                 except Exception:  # a database or AMI fault: logged, tried again next round
                     self.metrics.inc("hotline_callback_errors_total")
                     log.exception("callbacks.round_failed")
@@ -202,8 +213,9 @@ class CallbackDispatcher:
         but the call goes on). On PostgreSQL one claim at a time across instances."""
         now = self.clock.now().astimezone(UTC)
         opens = next_open(now, self.placing.window, self.is_working_day, self.placing.tz).astimezone(UTC)
-        async with write_transaction(self.engine) as conn:
-            if not self._sqlite:
+        async with write_transaction(self.engine, self.fence) as conn:
+            if not self._sqlite and not (await conn.execute(select(func.pg_try_advisory_xact_lock(CLAIM_LOCK)))).scalar():
+                self.metrics.inc("hotline_callback_claims_contended_total")  # another instance claims: wait for it
                 await conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
             if opens > now:
                 await conn.execute(
@@ -274,7 +286,7 @@ class CallbackDispatcher:
 
     async def _not_sent(self, due: Due) -> None:
         now = self.clock.now().astimezone(UTC)
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.engine, self.fence) as conn:
             await conn.execute(update(callback_attempts).where(callback_attempts.c.channel_id == due.channel_id).values(ended_at=now, hung_up_at=now, outcome="not_sent", data={"not_sent": "not connected to Asterisk"}))
             await conn.execute(
                 update(callbacks)
@@ -327,7 +339,7 @@ class CallbackDispatcher:
             return (await conn.execute(query)).scalar()
 
     async def _note(self, channel_id: str, data: dict[str, str]) -> None:
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.engine, self.fence) as conn:
             attempt = (await conn.execute(select(callback_attempts.c.id, callback_attempts.c.data).where(callback_attempts.c.channel_id == channel_id))).first()
             if attempt is not None:
                 await conn.execute(update(callback_attempts).where(callback_attempts.c.id == attempt.id).values(data={**attempt.data, **data}))
@@ -337,7 +349,7 @@ class CallbackDispatcher:
         settle its callback, under the callback's row lock. `ended` None: the call ended
         with nothing reported; answered if Asterisk said the leg was answered."""
         now = self.clock.now().astimezone(UTC)
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.engine, self.fence) as conn:
             attempt = (await conn.execute(select(callback_attempts).where(callback_attempts.c.channel_id == channel_id))).mappings().first()
             if attempt is None:
                 return  # not one of ours (another site's callback, or the ;2 half of a Local channel)

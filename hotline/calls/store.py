@@ -66,9 +66,7 @@ class CallStore:
                 current = await self._load(event.call_id)  # a call that ended, or an old one
             touched[event.call_id] = apply(current, event)
         event_rows = [{"call_id": e.call_id, "key": event_key(e), "kind": e.kind, "at": e.at, "data": e.data()} for e in events]
-        async with write_transaction(self.engine) as conn:
-            if self.fence is not None:
-                await self.fence(conn)
+        async with write_transaction(self.engine, self.fence) as conn:
             await conn.execute(self._upsert_call, [r.row() for r in touched.values()])
             await conn.execute(self._ins_event, event_rows)
         for call_id, record in touched.items():

@@ -13,7 +13,7 @@ import json
 import types
 import typing
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from hotline.errors import HotlineError
@@ -37,7 +37,7 @@ class EventCodec:
         name = type(event).__qualname__
         if self._types.get(name) is not type(event):
             raise CodecError(f"not a relayed event type: {name}")
-        fields = {f.name: _plain(getattr(event, f.name)) for f in dataclasses.fields(event)}  # type: ignore[arg-type]
+        fields = {f.name: plain(getattr(event, f.name)) for f in dataclasses.fields(event)}  # type: ignore[arg-type]
         return json.dumps({**envelope, "type": name, "fields": fields}, ensure_ascii=False, separators=(",", ":"))
 
     def decode(self, text: str) -> tuple[object, dict[str, Any]]:
@@ -53,15 +53,16 @@ class EventCodec:
             raise CodecError(f"unreadable relayed event: {exc}", head=text[:120]) from None
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as JSON can hold it (also json.dumps' `default`)."""
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 

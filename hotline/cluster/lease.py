@@ -134,6 +134,11 @@ class Lease:
             self.token = None
             raise LeaseLost(lease=self.name, token=token, current=row.token if row else None)
 
+    async def someone_owns(self) -> bool:
+        """Whether some instance (this one or another) holds the lease now, unexpired."""
+        state = await self.state()
+        return state is not None and state.owner is not None and state.expires_at is not None and state.expires_at > self.clock.now()
+
     async def state(self) -> LeaseState | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(leases).where(leases.c.name == self.name))).mappings().first()

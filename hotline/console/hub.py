@@ -153,6 +153,15 @@ class Hub:
             self._drop(conn, WSCloseCode.POLICY_VIOLATION, b"signed out")
         return len(conns)
 
+    def reconnect_all(self) -> int:
+        """Close every socket with "try again later": each page reconnects and gets hello
+        again, the picture as it is now (several instances: after the relay missed events).
+        Returns how many were closed."""
+        conns = [c for conns in self._by_user.values() for c in conns]
+        for conn in conns:
+            self._drop(conn, WSCloseCode.TRY_AGAIN_LATER, b"refresh")
+        return len(conns)
+
     def _drop(self, conn: Connection, code: int = WSCloseCode.TRY_AGAIN_LATER, reason: bytes = b"too slow") -> None:
         """Close a socket (by default one that cannot keep up: its page reconnects and gets
         hello again)."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+# Several instances: run first in a transaction that writes what was heard from Asterisk;
+# raises (hotline.cluster.lease.LeaseLost) once another instance owns the AMI connection.
+Fence = Callable[[AsyncConnection], Awaitable[None]]
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -50,8 +54,11 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 @asynccontextmanager
-async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def write_transaction(engine: AsyncEngine, fence: Fence | None = None) -> AsyncIterator[AsyncConnection]:
     """A transaction that writes, committed at the end or rolled back on error.
+
+    `fence` (several instances: Lease.fence) runs first in it and raises when this instance
+    no longer owns the AMI connection, so what it heard from Asterisk is not written twice.
 
     On SQLite it takes the single write lock before its first read (BEGIN IMMEDIATE,
     waiting out busy_timeout): a deferred transaction that reads and then writes fails at
@@ -60,4 +67,6 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     async with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if fence is not None:
+            await fence(conn)
         yield conn

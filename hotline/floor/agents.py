@@ -36,7 +36,8 @@ from hotline.ami.tracker import UntimedEvent, event_time
 from hotline.clock import Clock
 from hotline.config import FloorSettings
 from hotline.console.hub import STAFF, Hub
-from hotline.db.engine import write_transaction
+from hotline.cluster.lease import LeaseLost
+from hotline.db.engine import Fence, write_transaction
 from hotline.db.tables import users
 from hotline.errors import BadRequest, HotlineError, NotFound
 from hotline.events import CallAnswered, CallEnded, EventBus, Outcome
@@ -259,6 +260,9 @@ class FloorAgents:
         # is made ready: a kept place whose turn has come takes the agent first (Asterisk
         # would otherwise offer them the next live caller, who came later).
         self.claim: Callable[[str], Awaitable[str | None]] | None = None
+        # Several instances: Lease.fence, first in each transaction storing states heard from
+        # Asterisk; once another instance owns the AMI connection, nothing of ours is stored.
+        self.fence: Fence | None = None
 
     # -- hearing (synchronous: only queue) ----------------------------------------------------
 
@@ -287,6 +291,24 @@ class FloorAgents:
         if extension is None or event.outcome is not Outcome.ANSWERED or event.reconciled or not self.settings.wrapup_after_calls:
             return
         self._inbox.append(_AfterCall(event.call_id, extension))
+        self._arrived.set()
+
+    async def observe(self, event: AgentStateChanged) -> None:
+        """Several instances: a change the AMI owner stored (relayed), shown here too, for
+        the supervisors and agents whose browsers are connected to this instance."""
+        current = self.states.status(event.extension)
+        if current is not None and current.since > event.at:
+            return  # older than what is shown
+        interface = current.interface if current is not None else None
+        self.states.restore([AgentStatus(event.extension, event.state, event.reason, event.at, event.member, interface, event.queues)])
+        if self.hub is not None:
+            message = {"type": "agent_state", "agent": self.agent(event.extension).view(), "previous": event.previous.value if event.previous else None, "source": event.source}
+            self.hub.send(message, users=[event.user_id] if event.user_id is not None else [], roles=STAFF)
+
+    def reload(self) -> None:
+        """Several instances, on one that does not own AMI: the stored states are read again
+        next round (relayed changes were missed)."""
+        self._restored = False
         self._arrived.set()
 
     def invalidate_users(self, _user_id: int | None = None) -> None:
@@ -503,13 +525,26 @@ class FloorAgents:
         """Until stop: after each (re)connect read QueueStatus; store, tell and publish every
         change; pause agents after their calls; tell supervisors of after-call work too long."""
         log.info("floor.started", login_queues=list(self.settings.login_queues))
+        was_connected = False
         while not stop.is_set():
             try:
                 if not connected():
-                    self._synced = False
+                    self._synced = was_connected = False
                 elif not self._synced:
+                    if not was_connected:
+                        # Connected (again): another instance may have owned AMI meanwhile
+                        # and stored changes; the stored picture is read before the snapshot.
+                        self._restored, was_connected = False, True
                     await self.resync()
                 await self.run_once()
+            except LeaseLost:
+                # Another instance owns the AMI connection now: what we heard and did not
+                # store is its to store (its QueueStatus snapshot has it).
+                self.metrics.inc("hotline_floor_changes_fenced_total", len(self._unstored))
+                log.warning("floor.fenced", changes=len(self._unstored))
+                self._unstored.clear()
+                self._inbox.clear()
+                self._synced, self._restored = False, False
             except (AmiDisconnected, TimeoutError) as exc:
                 self._synced = False
                 log.warning("floor.ami_unavailable", error=type(exc).__name__)
@@ -595,7 +630,7 @@ class FloorAgents:
             await self._tell(item)
 
     async def _store(self, told: list[_Told], *, users_known: bool) -> None:
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.engine, self.fence) as conn:
             for item in told:
                 c = item.change
                 at = c.at.astimezone(UTC)

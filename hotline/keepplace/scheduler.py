@@ -29,7 +29,8 @@ from hotline.callbacks.policy import is_open
 from hotline.callbacks.tables import callback_attempts, callbacks
 from hotline.calls.projection import CallRecord
 from hotline.clock import Clock
-from hotline.db.engine import write_transaction
+from hotline.cluster.lease import LeaseLost
+from hotline.db.engine import Fence, write_transaction
 from hotline.db.tables import calls
 from hotline.events import CallAbandoned, CallAnswered, CallEnded, CallLeftQueue, CallQueued, EventBus
 from hotline.floor.events import AgentStateChanged
@@ -94,6 +95,9 @@ class KeepPlaceScheduler:
         self.agents, self.live_line = agents, live_line
         self.poll_interval = poll_interval
         self.floor: Floor | None = None  # set by the composition root (FloorAgents)
+        # Several instances: Lease.fence. A round decides from the live calls and the agents
+        # heard over AMI, so only the AMI owner's rounds are written.
+        self.fence: Fence | None = None
         self._sqlite = engine.dialect.name == "sqlite"
         self._wake = asyncio.Event()
         if bus is not None:
@@ -176,11 +180,16 @@ class KeepPlaceScheduler:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, active: Callable[[], bool] = lambda: True) -> None:
+        """Rounds until stop, while `active` (several instances: while this one owns AMI,
+        whose live calls and agents the rounds line up)."""
         log.info("keep_place.started")
         while not stop.is_set():
             try:
-                await self.run_once()
+                if active():
+                    await self.run_once()
+            except LeaseLost:
+                log.warning("keep_place.fenced")
             except Exception:  # a database fault: logged, tried again next round
                 log.exception("keep_place.round_failed")
             await self._nap(stop)
@@ -208,7 +217,7 @@ class KeepPlaceScheduler:
         await self._release_held_agents(now)
         if not await self._any_open():
             return []  # nothing kept: no write lock taken every few seconds for nothing
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.engine, self.fence) as conn:
             if not self._sqlite:
                 await conn.execute(select(func.pg_advisory_xact_lock(KEEP_LOCK)))
             await self._follow(conn, now)
@@ -254,7 +263,7 @@ class KeepPlaceScheduler:
         def only_this_agent(queue: str, taken: set[str]) -> list[str]:
             return [extension] if queue in queues and extension not in taken else []
 
-        async with write_transaction(self.engine) as conn:
+        async with write_transaction(self.engine, self.fence) as conn:
             if not self._sqlite:
                 await conn.execute(select(func.pg_advisory_xact_lock(KEEP_LOCK)))
             handed = await self._release(conn, now, only_this_agent)

@@ -226,6 +226,7 @@ class DeadlineScheduler:
         now = self.clock.now()
         if soonest is not None and soonest <= now:
             # Due but not claimed: another instance or a use case holds it; look again soon.
+            self.metrics.inc("hotline_deadline_claims_contended_total")
             return now + min(self.poll_interval, timedelta(milliseconds=50))
         return min(soonest, now + self.poll_interval) if soonest is not None else now + self.poll_interval
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from hotline.cluster.forward import AtTheOwner
 from hotline.calls.store import CallStore
 from hotline.errors import BadRequest, HotlineError, NotFound
 from hotline.events import CallState, Outcome
@@ -29,6 +30,8 @@ AMI_CONNECTED = web.AppKey("ami_connected", Callable[[], bool])
 # the composition root; without them the instance is the only one).
 AMI_OWNER = web.AppKey("ami_owner", Callable[[], bool])
 INSTANCE = web.AppKey("instance", str)
+# Several instances: what needs the AMI connection is done by the instance that owns it.
+AT_OWNER = web.AppKey("at_owner", AtTheOwner)
 USER = web.RequestKey("user", User)
 # The session's CSRF token; set only when the request was authenticated by the session
 # cookie (a page's fetch sends it back in X-CSRF-Token; a form in the field `csrf`).
@@ -57,6 +60,7 @@ _STATUS = {
     "extension_decided": 409,
     "deadline_not_open": 409,
     "deadline_busy": 409,
+    "ami_owner_unreachable": 503,
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

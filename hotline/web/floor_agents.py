@@ -11,6 +11,8 @@ every problem named at once; who may do what is checked here and again by the se
 
 An action answers ActionResult.view(): Asterisk's answer per queue, whether the state came
 back in time (`settled`) and the agent's row. Department users are refused everything.
+Several instances: the actions are done by the instance that owns the AMI connection
+(cluster/forward.py), whichever instance the browser is connected to.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from hotline.console.hub import STAFF
 from hotline.errors import BadRequest, NotFound
 from hotline.floor.agents import ActionResult, FloorAgents
 from hotline.users.store import Role, User
-from hotline.web.app import USER, require_role
+from hotline.cluster.forward import AtTheOwner
+from hotline.web.app import AT_OWNER, USER, require_role
 from hotline.web.responses import json_response
 
 FLOOR_AGENTS = web.AppKey("floor_agents", FloorAgents)
@@ -38,8 +41,14 @@ Own = Callable[[FloorAgents, User, dict[str, Any]], Awaitable[ActionResult]]
 Force = Callable[[FloorAgents, User, str, str], Awaitable[ActionResult]]
 
 
-def add_floor_agent_routes(app: web.Application, agents: FloorAgents) -> None:
+def add_floor_agent_routes(app: web.Application, agents: FloorAgents, at_owner: AtTheOwner | None = None) -> None:
     app[FLOOR_AGENTS] = agents
+    if at_owner is not None:
+        app[AT_OWNER] = at_owner
+        for action, (_, run) in OWN.items():
+            at_owner.expose(f"floor.{action}", _own(agents, run))
+        for action, (_, force_run) in FORCED.items():
+            at_owner.expose(f"floor.{action}", _forced(agents, force_run))
     app.router.add_get("/api/floor/me", my_state)
     app.router.add_post("/api/floor/me/{action}", act_on_myself)
     app.router.add_get("/api/floor/agents", list_agents)
@@ -77,6 +86,20 @@ FORCED: dict[str, tuple[Parse, Force]] = {
     "force-pause": (_text(40, max_bytes=REASON_BYTES), lambda a, u, e, r: a.force_pause(u, e, r)),
     "force-log-out": (_text(4000), lambda a, u, e, r: a.force_log_out(u, e, r)),
 }
+
+
+def _own(agents: FloorAgents, run: Own) -> Callable[[User, dict[str, Any]], Awaitable[dict[str, Any]]]:
+    async def handle(actor: User, body: dict[str, Any]) -> dict[str, Any]:
+        return (await run(agents, actor, body)).view()
+
+    return handle
+
+
+def _forced(agents: FloorAgents, run: Force) -> Callable[[User, dict[str, Any]], Awaitable[dict[str, Any]]]:
+    async def handle(actor: User, args: dict[str, Any]) -> dict[str, Any]:
+        return (await run(agents, actor, args["extension"], args["reason"])).view()
+
+    return handle
 
 
 async def _body(request: web.Request, required: dict[str, Parse]) -> dict[str, Any]:
@@ -118,6 +141,8 @@ async def act_on_myself(request: web.Request) -> web.Response:
     user = require_role(request, AGENTS_ONLY)
     required, run = OWN[action]
     body = await _body(request, required)
+    if AT_OWNER in request.app:
+        return json_response(await request.app[AT_OWNER].call(f"floor.{action}", user, body))
     return json_response((await run(request.app[FLOOR_AGENTS], user, body)).view())
 
 
@@ -128,6 +153,8 @@ async def force(request: web.Request) -> web.Response:
     user = require_role(request, STAFF)
     parse, run = FORCED[action]
     body = await _body(request, {"reason": parse})
+    if AT_OWNER in request.app:
+        return json_response(await request.app[AT_OWNER].call(f"floor.{action}", user, {"extension": extension, "reason": body["reason"]}))
     return json_response((await run(request.app[FLOOR_AGENTS], user, extension, body["reason"])).view())
 
 
