@@ -22,6 +22,21 @@ _HELP = {
     "hotline_floor_state_changes_total": ("counter", "agent state changes stored"),
     "hotline_floor_wrapup_over_limit_total": ("counter", "after-call work past its limit, told to supervisors"),
     "hotline_floor_errors_total": ("counter", "floor agent rounds that failed"),
+    # Several instances (PostgreSQL)
+    "hotline_ami_takeovers_total": ("counter", "times this instance took the AMI lease"),
+    "hotline_ami_leases_lost_total": ("counter", "times this instance lost the AMI lease while connected"),
+    "hotline_call_events_fenced_total": ("counter", "call events heard but not stored: another instance owns AMI now"),
+    "hotline_floor_changes_fenced_total": ("counter", "agent state changes heard but not stored: another instance owns AMI now"),
+    "hotline_callback_events_fenced_total": ("counter", "callback events heard but not recorded: another instance owns AMI now"),
+    "hotline_deadline_claims_contended_total": ("counter", "deadline scans that found due rows claimed by another instance"),
+    "hotline_callback_claims_contended_total": ("counter", "callback claims that waited for another instance's claim"),
+    "hotline_relay_sent_total": ("counter", "events sent to the other instances"),
+    "hotline_relay_received_total": ("counter", "events received from the other instances"),
+    "hotline_relay_reconnects_total": ("counter", "relay connections opened again after a fault"),
+    "hotline_relay_gaps_total": ("counter", "relay gaps (LISTEN lost and back): pictures read again, pages reconnected"),
+    "hotline_owner_requests_sent_total": ("counter", "floor actions and listen-ins passed to the AMI owner"),
+    "hotline_owner_requests_served_total": ("counter", "floor actions and listen-ins done for another instance"),
+    "hotline_owner_requests_unanswered_total": ("counter", "requests to the AMI owner that got no answer in time"),
 }
 
 

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
+from hotline.cluster.relay import asyncpg_dsn
 from hotline.testing.pbx import PbxDouble
 from hotline.testing.transcripts import recorded_events
 from tests.acceptance.conftest import ROOT, Hotline, free_port
@@ -153,6 +155,66 @@ async def test_one_owner_and_after_sigkill_mid_burst_another_takes_over_and_stor
                     stages.append(message["stage"])
                     assert message["caller"]["number"] == "13912345678"
         assert "talking" in stages  # (a replayed ring is answered within ms: its pop may be the talking one)
+
+
+async def post(instance: Instance, path: str, token: str, **body: Any) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.post(f"{instance.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}) as response:
+        return response.status, await response.json()
+
+
+async def agent_state(socket: aiohttp.ClientWebSocketResponse, state: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            message = await socket.receive_json()
+            if message["type"] == "agent_state" and message["agent"]["extension"] == "8001" and message["agent"]["state"] == state:
+                return message  # type: ignore[no-any-return]
+
+
+async def test_floor_actions_asked_on_instances_without_ami_are_done_by_the_owner_and_shown_everywhere(instances: list[Instance], pbx: PbxDouble) -> None:
+    owner = await one_owner(instances)
+    agent_side, supervisor_side = [i for i in instances if i is not owner]
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{supervisor_side.url}/ws", headers={"Authorization": f"Bearer {supervisor_side.token}"}) as supervisor:
+        assert (await supervisor.receive_json(timeout=5))["type"] == "hello"
+
+        status, logged_in = await post(agent_side, "/api/floor/me/log-in", agent_side.agent_token)
+        assert (status, logged_in["ok"], logged_in["settled"], logged_in["agent"]["state"]) == (200, True, True, "ready"), logged_in
+        [added] = [a for a in pbx.actions if a.get("Action") == "QueueAdd"]  # sent once, over the owner's connection
+        assert (added["Queue"], added["MemberName"]) == ("hotline", "agent-8001")
+        assert (await agent_state(supervisor, "ready"))["source"] == "console"  # the owner stored it; relayed here
+
+        status, paused = await post(agent_side, "/api/floor/me/pause", agent_side.agent_token, reason="就餐")
+        assert (status, paused["agent"]["state"], paused["agent"]["reason"]) == (200, "paused", "就餐")
+        assert (await agent_state(supervisor, "paused"))["agent"]["reason"] == "就餐"
+
+    listed = (await supervisor_side.get("/api/floor/agents"))["agents"]
+    assert [(a["extension"], a["state"], a["reason"]) for a in listed] == [("8001", "paused", "就餐")]
+    # A supervisor's forced action from a third place, and the owner's error given back as its own.
+    status, forced = await post(supervisor_side, "/api/floor/agents/8001/force-log-out", supervisor_side.token, reason="交班")
+    assert (status, forced["agent"]["state"]) == (200, "logged_out")
+    status, refused = await post(supervisor_side, "/api/floor/agents/8999/force-pause", supervisor_side.token, reason="小休")
+    assert (status, refused["error_id"]) == (404, "not_found")
+    assert await owner.metric("hotline_owner_requests_served_total") == 4
+    assert pbx.connections == 1
+
+
+async def test_after_a_gap_in_the_relay_an_instance_without_ami_has_its_pages_reconnect(instances: list[Instance], pbx: PbxDouble, postgres_url: str) -> None:
+    owner = await one_owner(instances)
+    other = next(i for i in instances if i is not owner)
+    name = other.env["HOTLINE_CLUSTER_INSTANCE_NAME"]
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{other.url}/ws", headers={"Authorization": f"Bearer {other.token}"}) as page:
+        assert (await page.receive_json(timeout=5))["type"] == "hello"
+        conn = await asyncpg.connect(asyncpg_dsn(postgres_url))
+        try:  # its relay's connection cut: what is NOTIFYed until it listens again is lost to it
+            cut = await conn.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", f"hotline-relay {name}")
+        finally:
+            await conn.close()
+        assert cut == 1
+        closed = await page.receive(timeout=10)
+        assert (closed.type, page.close_code) == (aiohttp.WSMsgType.CLOSE, 1013)  # try again later: the page reconnects
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{other.url}/ws", headers={"Authorization": f"Bearer {other.token}"}) as page:
+        assert (await page.receive_json(timeout=5))["type"] == "hello"
+    assert await other.metric("hotline_relay_gaps_total") == 1
+    assert await owner.metric("hotline_relay_gaps_total") == 0
 
 
 async def test_an_owner_paused_past_its_lease_and_resumed_stores_nothing_after_the_takeover(instances: list[Instance], pbx: PbxDouble) -> None:

@@ -120,6 +120,13 @@ async def test_an_oversized_event_is_not_sent_and_the_next_ones_are(nodes: list[
 
 async def test_a_cut_connection_is_opened_again_and_what_waited_is_sent_after(nodes: list[Node], db_url: str) -> None:
     a, b, _ = nodes
+    resumed: list[str] = []
+
+    async def on_resumed(name: str) -> None:
+        resumed.append(name)
+
+    a.relay.on_resumed.append(lambda: on_resumed("a"))
+    b.relay.on_resumed.append(lambda: on_resumed("b"))
     conn = await asyncpg.connect(asyncpg_dsn(db_url))
     try:
         # a's connection only: b goes on listening (what is sent while a listener is down is lost).
@@ -131,3 +138,7 @@ async def test_a_cut_connection_is_opened_again_and_what_waited_is_sent_after(no
         await a.bus.publish(event)
     await until(lambda: b.heard[-3:] == SAMPLES[:3], timeout=10)
     assert a.relay.metrics.counters["hotline_relay_reconnects_total"] >= 1
+    # The gap is told once, to the instance whose connection was cut (it missed what was
+    # sent meanwhile and puts its pictures right); not at the first LISTEN, nor to b.
+    await until(lambda: resumed == ["a"])
+    assert a.relay.metrics.counters["hotline_relay_gaps_total"] == 1 and b.relay.metrics.counters["hotline_relay_gaps_total"] == 0
