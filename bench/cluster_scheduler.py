@@ -99,6 +99,7 @@ class Run:
     fired_by: list[int]  # per instance, as its scheduler counted
     cpu: list[float]  # per instance, seconds of CPU in the run
     claim_errors: int
+    contended: list[int]
     waits: Counter[str]  # pg_stat_activity samples of the schedulers' backends, by what they did
 
     @property
@@ -193,7 +194,7 @@ async def _schedule(url: str, batch: int, ready: Barrier, stop: Event) -> dict[s
     await scheduler.run(stopped)
     await engine.dispose()
     counters = scheduler.metrics.counters
-    return {"fired": int(counters["hotline_deadline_firings_total"]), "errors": int(counters["hotline_deadline_claim_errors_total"]), "last": last, "cpu": time.process_time() - cpu}
+    return {"fired": int(counters["hotline_deadline_firings_total"]), "errors": int(counters["hotline_deadline_claim_errors_total"]), "contended": int(counters["hotline_deadline_claims_contended_total"]), "last": last, "cpu": time.process_time() - cpu}
 
 
 def _until_stopped(stop: Event) -> None:
@@ -261,7 +262,7 @@ async def verify(conn: asyncpg.Connection, instances: int, timers: int, expected
     return Run(
         instances, timers, sum(fired.values()), max(started, *(r["last"] for r in reports)) - started, duplicates,
         missing=len(expected - fired.keys()), unexpected=len(fired.keys() - expected), left_due=left_due,
-        fired_by=[r["fired"] for r in reports], cpu=[r["cpu"] for r in reports], claim_errors=sum(r["errors"] for r in reports), waits=waits,
+        fired_by=[r["fired"] for r in reports], cpu=[r["cpu"] for r in reports], claim_errors=sum(r["errors"] for r in reports), contended=[r["contended"] for r in reports], waits=waits,
     )  # fmt: skip
 
 
@@ -278,7 +279,7 @@ def report(runs: list[Run]) -> None:
     for r in runs:
         total = sum(r.waits.values()) or 1
         sampled = ", ".join(f"{kind} {n / total:.0%}" for kind, n in r.waits.most_common())
-        print(f"{r.instances} instance(s): fired per instance {r.fired_by}; CPU s per instance {[round(c, 1) for c in r.cpu]}; claim errors {r.claim_errors}")
+        print(f"{r.instances} instance(s): fired per instance {r.fired_by}; CPU s per instance {[round(c, 1) for c in r.cpu]}; claim errors {r.claim_errors}; scans that found due rows claimed by another {r.contended}")
         print(f"  missing steps {r.missing}, unexpected {r.unexpected}, rows still due {r.left_due}")
         print(f"  the schedulers' backends, sampled every {POLL * 1000:.0f} ms: {sampled or 'none'}")
         for deadline, level, n in r.duplicates[:20]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 import secrets
 import socket
 from dataclasses import dataclass, replace
@@ -129,13 +130,13 @@ class Parts:
     pbx: PbxDouble | None
 
 
-async def build(settings: Settings) -> Parts:
+async def build(settings: Settings, clock: Clock | None = None) -> Parts:
     engine = create_engine(settings.database.url)
-    clock, metrics, bus = SystemClock(), Metrics(), EventBus()
+    clock, metrics, bus = clock or SystemClock(), Metrics(), EventBus()
     pbx: PbxDouble | None = None
     ami_settings = settings.ami
     if settings.demo_pbx:
-        pbx, ami_settings = await _start_demo_pbx(settings.ami)
+        pbx, ami_settings = await _start_demo_pbx(settings.ami, clock)
     client = AmiClient(ami_settings, metrics)
     presence = AgentPresence()
     live = EventBus()  # call events once tracked, before stored: for the screen pops only
@@ -296,18 +297,24 @@ def _warn_unknown_calendar_years(settings: Settings, clock: Clock) -> None:
             log.warning("calendar.year_unknown", year=year, fallback="Monday to Friday", fix="enter its holidays and swapped working days in [tickets] holidays / extra_workdays")
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the service until `stop` is set; raises TaskCrashed if a part died."""
+# Something run beside the service once it serves, until the event is set (the demo's callers).
+Beside = Callable[[Parts, asyncio.Event], Awaitable[None]]
+
+
+async def serve(settings: Settings, stop: asyncio.Event, *, clock: Clock | None = None, beside: Beside | None = None) -> None:
+    """Run the service until `stop` is set; raises TaskCrashed if a part died. `clock`:
+    the service's time (the demo's may run faster); `beside`: run along, once serving;
+    without it the demo PBX (no Asterisk configured) replays the recorded calls once."""
     single = hold_single_instance(settings.database.url)  # SQLite: a second instance is refused
     try:
-        await _serve(settings, stop)
+        await _serve(settings, stop, clock, beside)
     finally:
         single.release()
 
 
-async def _serve(settings: Settings, stop: asyncio.Event) -> None:
+async def _serve(settings: Settings, stop: asyncio.Event, clock: Clock | None, beside: Beside | None) -> None:
     await upgrade(settings.database.url)
-    parts = await build(settings)
+    parts = await build(settings, clock)
     await parts.agi.start()
     restored = await parts.capture.restore()
     opened = await parts.tickets.open_for_answered_calls(since=parts.clock.now() - TICKET_CATCH_UP)
@@ -328,7 +335,10 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
     if placing is not None:
         long_lived.add(placing)
         long_lived.add(asyncio.create_task(parts.keep_place.run(callbacks_stop, lambda: parts.ownership.owner), name="keep-place"))
-    demo = asyncio.create_task(_play_demo(parts.pbx, parts.client), name="demo-pbx") if parts.pbx is not None else None
+    if beside is not None:
+        demo: asyncio.Task[None] | None = asyncio.create_task(beside(parts, deadlines_stop), name="beside")
+    else:
+        demo = asyncio.create_task(_play_demo(parts.pbx, parts.client), name="demo-pbx") if parts.pbx is not None else None
     tasks = [t for t in (*long_lived, demo) if t is not None]
     try:
         await _supervise(long_lived, stop)
@@ -420,9 +430,11 @@ def _bound_port(runner: web.AppRunner, configured: int) -> int:
     return configured
 
 
-async def _start_demo_pbx(ami: AmiSettings) -> tuple[PbxDouble, AmiSettings]:
+async def _start_demo_pbx(ami: AmiSettings, clock: Clock) -> tuple[PbxDouble, AmiSettings]:
+    from hotline.demo.pbx import DemoPbx
+
     secret = secrets.token_hex(8)
-    pbx = PbxDouble(username=ami.username, secret=secret)
+    pbx = DemoPbx(clock, username=ami.username, secret=secret)
     port = await pbx.start()
     log.warning("ami.demo_pbx", reason="no Asterisk configured (ami.host is empty): using the built-in demo PBX", port=port)
     return pbx, replace(ami, host="127.0.0.1", port=port, secret=secret)
