@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -23,11 +22,11 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.callbacks.tables import callback_attempts
 from hotline.db.engine import create_engine
 from hotline.testing.pbx import PbxDouble
 from hotline.tickets.tables import deadlines, departments, ticket_events
 from hotline.tickets.timers import BREACHED, ESCALATED, WARNED, next_fire_at
-from hotline.callbacks.tables import callback_attempts
 from tests.acceptance.conftest import free_port
 from tests.acceptance.test_callbacks_service import callbacks_env
 from tests.acceptance.test_several_instances import Instance, one_owner
@@ -148,10 +147,11 @@ async def test_escalations_and_callbacks_due_while_the_ami_owner_is_killed_fire_
     kill_at = datetime.now(UTC) + 1.5 * S
     # Around the kill: 200 warnings in 0.4 s, so the owner is likely mid-claim when it dies.
     around = [({"warn_at": kill_at + (n / 500 - 0.2) * S, "due_at": kill_at + timedelta(hours=1)}, [(WARNED, 0)]) for n in range(200)]
-    # During the failover: a warning then its breach; a breach and both escalations; the
-    # two escalations of one breached before.
+    # During the failover (escalations every second, up to level 3): a warning, its breach
+    # and both escalations; a breach and both escalations; the two escalations of one
+    # breached before the kill.
     during = [
-        ({"warn_at": kill_at + 0.3 * S, "due_at": kill_at + 0.9 * S}, [(WARNED, 0), (BREACHED, 1)]),
+        ({"warn_at": kill_at + 0.2 * S, "due_at": kill_at + 0.5 * S}, [(WARNED, 0), (BREACHED, 1), (ESCALATED, 2), (ESCALATED, 3)]),
         ({"warn_at": kill_at - 2 * S, "due_at": kill_at + 0.2 * S, "warned_at": kill_at - 2 * S}, [(BREACHED, 1), (ESCALATED, 2), (ESCALATED, 3)]),
         ({"warn_at": kill_at - EVERY - 2 * S, "due_at": kill_at - EVERY + 0.6 * S, "state": "breached", "warned_at": kill_at - 3 * S, "breached_at": kill_at - EVERY + 0.6 * S, "escalation_level": 1}, [(ESCALATED, 2), (ESCALATED, 3)]),
     ]  # fmt: skip
@@ -182,9 +182,9 @@ async def test_escalations_and_callbacks_due_while_the_ami_owner_is_killed_fire_
     for deadline_id, kind, level, _ in after:
         by_deadline.setdefault(deadline_id, []).append((kind, level))
     assert by_deadline == expected  # each step once, in order; none lost with the killed owner
-    assert len(after) == total == 200 + 2 + 3 + 2
+    assert len(after) == total == 200 + 4 + 3 + 2
     failover_steps = [data for deadline_id, _, _, data in after if deadline_id in in_failover]
-    assert len(failover_steps) == 7 and all(killed_at < datetime.fromisoformat(d["scheduled_for"]) < taken_at for d in failover_steps), (killed_at, failover_steps, taken_at)
+    assert len(failover_steps) == 9 and all(killed_at < datetime.fromisoformat(d["scheduled_for"]) < taken_at for d in failover_steps), (killed_at, failover_steps, taken_at)
 
     # Each callback placed once across the whole run (the killed owner's Originate included),
     # under its first attempt's id, and one attempt stored for each.
