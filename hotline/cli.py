@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the Alembic migrations")
     commands.add_parser("check-config", help="validate the configuration and print the effective settings")
+    demo = commands.add_parser("demo", help="the whole product with a simulated PBX, seeded people and customers and a steady mix of calls; prints the URL and the log-ins")
+    demo.add_argument("--speed", type=_speed, default=1.0, help="the service's clock runs this many times faster (e.g. 30: a 10-minute deadline passes in 20 s); default 1")
+    demo.add_argument("--every", type=_speed, default=8.0, help="seconds between calls, about (default 8)")
+    doctor = commands.add_parser("doctor", help="log in to Asterisk's AMI as the service does and check the manager user's rights; exit 1 names what to fix")
+    doctor.add_argument("--no-probe", action="store_true", help="place no test call and add no placeholder queue member (the read classes call, agent and dialplan are then not checked)")
     user = commands.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="add a user; prints a new API token as the last line")
     add.add_argument("name")
@@ -70,14 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.app import TaskCrashed, serve
+    from hotline.app import serve
+
+    return _until_signalled(lambda stop: serve(settings, stop))
+
+
+def _until_signalled(service: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run `service` until SIGTERM or SIGINT sets its stop event; 1 if a part crashed."""
+    from hotline.app import TaskCrashed
 
     async def _main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await service(stop)
 
     try:
         asyncio.run(_main())
@@ -98,6 +110,33 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     print(json.dumps(describe(settings), indent=2, ensure_ascii=False))
     print("configuration OK")
     return 0
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text} must be above 0 and at most 10000")
+    return value
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.demo.run import run_demo
+
+    return _until_signalled(lambda stop: run_demo(settings, stop, speed=args.speed, every=args.every))
+
+
+def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.doctor import examine
+
+    if not settings.ami.host:
+        print("hotline doctor: ami.host 未设置，服务会运行内置的演示 PBX，没有 Asterisk 可检查 / ami.host is not set: the service would run the built-in demo PBX, there is no Asterisk to check (set ami.host or HOTLINE_AMI_HOST)", file=sys.stderr)
+        return 2
+    report = asyncio.run(examine(settings.ami, settings.floor.login_queues, probe=not args.no_probe))
+    print(report.render())
+    return 0 if report.healthy else 1
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> int:
@@ -218,4 +257,4 @@ def _read(path: str) -> bytes:
         raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
 
 
-_COMMANDS = {"run": _run, "db": _db, "check-config": _check_config, "user": _user, "customers": _customers}
+_COMMANDS = {"run": _run, "db": _db, "check-config": _check_config, "demo": _demo, "doctor": _doctor, "user": _user, "customers": _customers}

@@ -4,6 +4,11 @@ answers Originate, the resync lists, and the agents' QueueAdd / QueueRemove / Qu
 with Asterisk 22's answers and QueueMember* events; a test may pause an agent "from the
 phone" (pause_from_phone) or change its device (member_status).
 
+Its one manager user may be given read and write classes (`read`, `write`; None: all) and
+is then treated as Asterisk 22 treats one: an action none of whose classes it has is
+"Permission denied" and missing from ListCommands, an event whose classes it does not all
+read is not sent. ShowDialPlan knows the contexts (`contexts`), not their extensions.
+
 Over the 400-line guide: the server, its replay script and its action answers share one
 connection set and one pause rule, which read best together; the state model is world.py.
 """
@@ -33,6 +38,26 @@ DEFAULT_CONTEXTS = frozenset({
 })  # fmt: skip
 # Outcome -> (OriginateResponse Response, Reason): 4 answered, 5 busy, 3 no answer.
 _OUTCOMES = {"answer": ("Success", "4"), "busy": ("Failure", "5"), "noanswer": ("Failure", "3")}
+# Action -> (its name, synopsis and classes as Asterisk 22's ListCommands shows them).
+_ACTIONS: dict[str, tuple[str, str, frozenset[str]]] = {
+    "coreshowchannels": ("CoreShowChannels", "List currently active channels.", frozenset({"system", "reporting"})),
+    "listcommands": ("ListCommands", "List available manager commands.", frozenset()),
+    "login": ("Login", "Login Manager.", frozenset()),
+    "logoff": ("Logoff", "Logoff Manager.", frozenset()),
+    "originate": ("Originate", "Originate a call.", frozenset({"originate"})),
+    "ping": ("Ping", "Keepalive command.", frozenset()),
+    "queueadd": ("QueueAdd", "Add interface to queue.", frozenset({"agent"})),
+    "queuepause": ("QueuePause", "Makes a queue member temporarily unavailable.", frozenset({"agent"})),
+    "queueremove": ("QueueRemove", "Remove interface from queue.", frozenset({"agent"})),
+    "queuestatus": ("QueueStatus", "Show queue status.", frozenset()),
+    "queuesummary": ("QueueSummary", "Show queue summary.", frozenset()),
+    "showdialplan": ("ShowDialPlan", "Show dialplan contexts and extensions", frozenset({"config", "reporting"})),
+}  # fmt: skip
+# The order in which Asterisk names classes (main/manager.c, perms[]).
+_CLASS_ORDER = (
+    "system", "call", "log", "verbose", "command", "agent", "user", "config", "dtmf",
+    "reporting", "cdr", "dialplan", "originate", "agi", "cc", "aoc", "test", "security", "message",
+)  # fmt: skip
 _READ_LIMIT = 1 << 20
 _LINE_BREAK = re.compile(r"\r?\n")
 _STOP_GRACE = 1.0  # seconds stop() lets sessions notice their closed link
@@ -96,6 +121,7 @@ class _Connection:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     logged_in: bool = False
     wants_events: bool = True
+    reads: frozenset[str] | None = None  # the user's read classes; None: all
     ready: bool = False  # replay may resume for it: logged in outside a fault, or resynced
     listed_channels: bool = False
     listed_queues: bool = False
@@ -114,6 +140,12 @@ class _Connection:
                 await self.writer.drain()
             if chunking:
                 await asyncio.sleep(0)
+
+    def hears(self, event: Fields | None) -> bool:
+        """Asterisk sends an event only to a user that reads every class of it."""
+        if self.reads is None or event is None:
+            return True
+        return _classes(event.get("Privilege", "")) <= self.reads
 
     def close(self) -> None:
         """Flush what is written, then FIN: the client reads every byte, then EOF."""
@@ -182,6 +214,10 @@ class PbxDouble:
         # False: an async Originate gets its "queued" answer only; the test plays the rest
         # (a recorded callback transcript with its ids rewritten).
         self.originate_events = True
+        # The manager user's read and write classes (manager.conf's read = / write =);
+        # None: all, as the recordings' lab user had.
+        self.read: frozenset[str] | None = None
+        self.write: frozenset[str] | None = None
         self.world = PbxWorld()
         self._script: list[_Item] = []
         self._cursor = 0  # index of the next script item to play
@@ -207,6 +243,8 @@ class PbxDouble:
             "queueadd": self._queue_add,
             "queueremove": self._queue_remove,
             "queuepause": self._queue_pause,
+            "listcommands": self._list_commands,
+            "showdialplan": self._show_dialplan,
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -299,9 +337,9 @@ class PbxDouble:
             cut = self._take_cut(self._position + len(item.data))
             if cut is not None:
                 prefix = item.data[: max(cut.offset - self._position, 0)] if sending else b""
-                await self._cut(prefix, cut.lose)
+                await self._cut(prefix, cut.lose, item.event)
             elif sending:
-                await self._broadcast(item.data)
+                await self._broadcast(item.data, item.event)
             self._position += len(item.data)
             self._cursor += 1
             self._notify()
@@ -313,13 +351,14 @@ class PbxDouble:
             return self._cuts.pop(0)
         return None
 
-    async def _broadcast(self, data: bytes) -> None:
+    async def _broadcast(self, data: bytes, event: Fields | None = None) -> None:
         for client in self._receivers():
-            await client.send([data], self.chunking)
+            if client.hears(event):
+                await client.send([data], self.chunking)
 
-    async def _cut(self, prefix: bytes, lose: int) -> None:
+    async def _cut(self, prefix: bytes, lose: int, event: Fields | None) -> None:
         if prefix:
-            await self._broadcast(prefix)
+            await self._broadcast(prefix, event)
         for client in list(self._clients):
             client.close()
         self._to_lose += lose
@@ -359,6 +398,8 @@ class PbxDouble:
             await self._reply(client, action, "Error", [("Message", "Missing action in request")])
         elif not client.logged_in and name not in ("login", "logoff"):
             await self._reply(client, action, "Error", [("Message", "Permission denied")])
+        elif name in self._handlers and not self._may(name):
+            await self._reply(client, action, "Error", [("Message", "Permission denied")])
         elif (handler := self._handlers.get(name)) is not None:
             await handler(client, action)
         else:
@@ -378,6 +419,11 @@ class PbxDouble:
     def _now(self) -> float:
         return self.world.time if self.world.time is not None else time.time()
 
+    def _may(self, name: str) -> bool:
+        """Asterisk runs an action that needs no class, or one of whose classes the user has."""
+        classes = _ACTIONS[name][2] if name in _ACTIONS else frozenset()
+        return self.write is None or not classes or bool(classes & self.write)
+
     # -- session actions ---------------------------------------------------------------------
 
     async def _login(self, client: _Connection, action: Action) -> None:
@@ -387,6 +433,7 @@ class PbxDouble:
             client.close()
             return
         self.logins += 1
+        client.reads = self.read
         client.wants_events = action.get("Events", "on").lower() not in ("off", "no", "false")
         uptime = str(int(asyncio.get_running_loop().time() - self._started))
         booted = render([
@@ -394,9 +441,9 @@ class PbxDouble:
             ("LastReload", uptime), ("Status", "Fully Booted"),
         ])  # fmt: skip
         accepted = [("Message", "Authentication accepted")]
-        await self._reply(
-            client, action, "Success", accepted, [booted] if client.wants_events else []
-        )
+        # Sent only to a user that reads system (main/manager.c, action_login).
+        told = client.wants_events and client.hears({"Privilege": "system,all"})
+        await self._reply(client, action, "Success", accepted, [booted] if told else [])
         client.logged_in = True
         if self._awaiting_resync:
             self._spawn(self._resync_grace(client), "pbx.resync-grace")
@@ -465,6 +512,38 @@ class PbxDouble:
         if client.listed_channels and client.listed_queues:
             self._mark_ready(client)
 
+    # -- what the user may do, and the dialplan ------------------------------------------------
+
+    async def _list_commands(self, client: _Connection, action: Action) -> None:
+        """One message, a line per action the user may run, in Asterisk's (alphabetical) order."""
+        lines = [
+            (name, f"{synopsis}  (Priv: {_privilege(classes)})")
+            for key, (name, synopsis, classes) in sorted(_ACTIONS.items())
+            if key in self._handlers and self._may(key)
+        ]
+        await self._reply(client, action, "Success", lines)
+
+    async def _show_dialplan(self, client: _Connection, action: Action) -> None:
+        context, exten = action.get("Context"), action.get("Extension")
+        if context and context not in self.contexts:
+            await self._reply(client, action, "Error", [("Message", f"Did not find context {context}")])
+            return
+        shown = [context] if context else sorted(self.contexts)
+        items = [
+            render([
+                ("Event", "ListDialplan"), *action.id_pairs, ("Context", name), ("Extension", exten or "s"),
+                ("Priority", "1"), ("Application", "NoOp"), ("AppData", ""), ("Registrar", "pbx_config"),
+            ])  # fmt: skip
+            for name in shown
+        ]
+        count = str(len(items))
+        complete = render([
+            ("Event", "ShowDialPlanComplete"), *action.id_pairs, ("EventList", "Complete"), ("ListItems", count),
+            ("ListExtensions", count), ("ListPriorities", count), ("ListContexts", count),
+        ])  # fmt: skip
+        pairs = [("EventList", "start"), ("Message", "DialPlan list will follow")]
+        await self._reply(client, action, "Success", pairs, [*items, complete])
+
     # -- Originate ---------------------------------------------------------------------------
 
     async def _originate(self, client: _Connection, action: Action) -> None:
@@ -477,6 +556,9 @@ class PbxDouble:
         if tech not in _ORIGINATE_TECHS or (context and context not in self.contexts):
             # What Asterisk answered in bad-actions.ami, before any channel exists.
             await self._reply(client, action, "Error", [("Message", "Extension does not exist.")])
+            return
+        if tech == "local" and _local_context(channel) not in self.contexts:
+            await self._originate_nowhere(client, action)
             return
         outcome = self.originate_outcomes.get(_dialled_number(channel), "answer")
         if action.get("Async").lower() not in ("true", "yes", "1", "on"):
@@ -499,7 +581,60 @@ class PbxDouble:
         response, reason = _OUTCOMES[outcome]
         message = render(self._originate_response_pairs(action, response, reason))
         for client in self._receivers():
-            await client.send([message], self.chunking)
+            if client.hears({"Privilege": "call,all"}):
+                await client.send([message], self.chunking)
+
+    async def _originate_nowhere(self, client: _Connection, action: Action) -> None:
+        """A Local channel into a context the dialplan lacks: Asterisk 22 makes both halves,
+        sets the Variables on them, finds no such extension when it calls the ;2 half, and
+        hangs both up; nothing runs (recorded on the real PBX for `hotline doctor`)."""
+        if not _true(action.get("Async")):
+            await self._reply(client, action, "Error", [("Message", "Originate failed")])
+        else:
+            await self._reply(client, action, "Success", [("Message", "Originate successfully queued")])
+        if self.originate_events:
+            self._spawn(self._emit_each(self._nowhere_events(action)), "pbx.originate-nowhere")
+
+    def _nowhere_events(self, action: Action) -> Iterable[Fields]:
+        channel = action.get("Channel")
+        self._sequence += 1
+        name = f"{channel}-{self._sequence:08x}"
+        first = action.get("ChannelId") or f"{int(self._now())}.{self._sequence}"
+        second = action.get("OtherChannelId") or f"{first};2"
+        exten, _, rest = channel.partition("/")[2].partition("@")
+        context = rest.partition("/")[0]
+        halves = []
+        for suffix, uniqueid, state in ((";1", first, ("0", "Down")), (";2", second, ("4", "Ring"))):
+            halves.append({
+                "Channel": name + suffix, "ChannelState": state[0], "ChannelStateDesc": state[1],
+                "CallerIDNum": _UNKNOWN, "CallerIDName": _UNKNOWN, "ConnectedLineNum": _UNKNOWN,
+                "ConnectedLineName": _UNKNOWN, "Language": "en", "AccountCode": "", "Context": context,
+                "Exten": exten, "Priority": "1", "Uniqueid": uniqueid, "Linkedid": first,
+            })  # fmt: skip
+        call, dialplan = "call,all", "dialplan,all"
+        yield from ({"Event": "Newchannel", "Privilege": call, **half} for half in halves)
+        yield {"Event": "Newexten", "Privilege": dialplan, **halves[0], "Extension": exten, "Application": "AppDial2", "AppData": "(Outgoing Line)"}
+        variables = [v.partition("=") for v in action.get("Variable").split(",") if v]
+        for half in halves:
+            yield from ({"Event": "VarSet", "Privilege": dialplan, **half, "Variable": key, "Value": value} for key, _, value in variables)
+        device = {"Event": "DeviceStateChange", "Privilege": call, "Device": channel.rsplit("/", 1)[0] if channel.count("/") > 1 else channel, "State": "INVALID"}
+        yield {"Event": "Hangup", "Privilege": call, **halves[1], "Cause": "0", "Cause-txt": "Unknown"}
+        yield device
+        yield {"Event": "Hangup", "Privilege": call, **halves[0], "Cause": "0", "Cause-txt": "Unknown"}
+        target = [("Application", action.get("Application")), ("Data", action.get("Data"))] if action.get("Application") else [("Context", action.get("Context")), ("Exten", action.get("Exten"))]
+        yield {
+            "Event": "OriginateResponse", "Privilege": call, **dict(action.id_pairs), "Response": "Failure",
+            "Channel": channel, **dict(target), "Reason": "0", "Uniqueid": first,
+            "CallerIDNum": _UNKNOWN, "CallerIDName": _UNKNOWN,
+        }  # fmt: skip
+        yield dict(device)
+
+    async def _emit_each(self, events: Iterable[Fields]) -> None:
+        """Events made one by one, each stamped just after the one before."""
+        for event in events:
+            stamped = {"Event": event["Event"], "Privilege": event["Privilege"], "Timestamp": _timestamp(self._event_time()), **event}
+            self._apply([stamped])
+            await self._emit([stamped])
 
     def _originate_response_pairs(self, action: Action, response: str, reason: str) -> Pairs:
         self._sequence += 1
@@ -587,7 +722,8 @@ class PbxDouble:
         for event in events:
             message = render(event.items())
             for client in self._receivers():
-                await client.send([message], self.chunking)
+                if client.hears(event):
+                    await client.send([message], self.chunking)
 
     def _event_time(self) -> float:
         """Just after the last event: the double's clock is the events' (Ping says the same)."""
@@ -598,6 +734,23 @@ def _unknown_command(action: Action) -> str:
         f"Invalid/unknown command: {action.name}. "
         "Use Action: ListCommands to show available commands."
     )
+
+
+def _classes(privilege: str) -> frozenset[str]:
+    """An event's classes from its Privilege header ("call,all" -> call)."""
+    return frozenset(name for name in privilege.split(",") if name and name != "all")
+
+
+def _privilege(classes: frozenset[str]) -> str:
+    """As Asterisk writes an action's classes: in its own order, then all; none: <none>."""
+    if not classes:
+        return "<none>"
+    return ",".join([name for name in _CLASS_ORDER if name in classes] + ["all"])
+
+
+def _local_context(channel: str) -> str:
+    """`Local/8001@agents/n` -> `agents`."""
+    return channel.partition("@")[2].partition("/")[0]
 
 
 def _dialled_number(channel: str) -> str:
