@@ -68,7 +68,7 @@ def test_the_manager_user_has_only_the_classes_the_service_needs(asterisk: Aster
     read = re.search(r"read perm: (\S+)", shown)
     write = re.search(r"write perm: (\S+)", shown)
     assert read and set(read.group(1).split(",")) == {"system", "call", "agent", "user", "dialplan"}
-    assert write and set(write.group(1).split(",")) == {"call", "agent", "reporting", "originate"}
+    assert write and set(write.group(1).split(",")) == {"agent", "reporting", "originate"}
     assert "deny - 0.0.0.0/0.0.0.0" in shown and "allow - 127.0.0.1/255.255.255.255" in shown
 
 

@@ -27,15 +27,20 @@ async def test_a_wrong_secret_is_refused(asterisk: Asterisk) -> None:
         await session.close()
 
 
-async def test_the_hotline_user_is_refused_command_config_and_shell(asterisk: Asterisk) -> None:
+async def test_the_hotline_user_is_refused_command_config_shell_and_moving_calls(asterisk: Asterisk) -> None:
     session = await asterisk.ami("hotline", asterisk.secret)
     try:
         command = await session.action("Command", Command="core show channels")
         config = await session.action("GetConfig", Filename="manager.conf")
+        # No write `call`: the service watches calls, it never moves or ends one.
+        redirect = await session.action("Redirect", Channel="PJSIP/8101-00000001", Context="agents", Exten="8101", Priority="1")
+        hangup = await session.action("Hangup", Channel="PJSIP/8101-00000001")
         shell = await session.action("Originate", Channel="Local/s@caller-hold", Application="System", Data="touch /tmp/hotline-was-here", Async="true")
         hidden = await session.action("Originate", Channel="Local/s@caller-hold", Application="Wait", Data="${SHELL(id)}", Async="true")
         assert command.get("Response") == "Error" and "Permission denied" in command.get("Message", ""), command
         assert config.get("Response") == "Error" and "Permission denied" in config.get("Message", ""), config
+        for reply in (redirect, hangup):
+            assert reply.get("Response") == "Error" and "Permission denied" in reply.get("Message", ""), reply
         for reply in (shell, hidden):
             assert reply.get("Response") == "Error" and "Forbidden" in reply.get("Message", ""), reply
     finally:
