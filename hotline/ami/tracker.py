@@ -2,7 +2,9 @@
 
 Channels are tracked by Uniqueid (stable for a channel's life) and attached to a call when
 they appear with its Linkedid, since entering a bridge copies the oldest Linkedid onto
-every member. A call ends when its last channel hangs up. Resync snapshots
+every member. A call ends when its last channel hangs up; a channel that hung up stays
+dead (Asterisk may stream an event of a channel after its Hangup: the recordings show a
+NewCallerid after it). Resync snapshots
 (CoreShowChannels + QueueStatus) are merged idempotently: a call that hung up never comes
 back to life, and calls that changed while we were away are brought up to date.
 This module is long because it is one state machine; its handlers are small.
@@ -46,6 +48,7 @@ _ROUTE_VARIABLES = {
     "HOTLINE_FIRST_TRY": "first_try",
 }
 _RECENTLY_ENDED = 10_000
+_RECENTLY_HUNG_UP = 40_000  # channels; a late event comes milliseconds after its Hangup
 _UNCLAIMED_MAX = 50_000
 _DIALED_APPS = frozenset({"AppQueue", "AppDial", "AppDial2"})
 # Events handled even when their Uniqueid is not (yet) a channel of a tracked call.
@@ -140,10 +143,11 @@ class CallTracker:
         self.calls: dict[str, LiveCall] = {}
         self._channels: dict[str, _Channel] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
+        # Channels that hung up (or that a snapshot showed gone), never attached again.
+        self._dead: OrderedDict[str, _Channel] = OrderedDict()
         self._queue_counters: dict[str, tuple[int, int]] | None = None
-        # Between SnapshotRequested and its Snapshot: channels seen new, and channels gone.
+        # Between SnapshotRequested and its Snapshot: channels seen new.
         self._new_since_request: set[str] | None = None
-        self._gone_since_request: set[str] = set()
         self._unclaimed: list[Message] = []
         self._handlers = {
             "Newchannel": self._newchannel,
@@ -204,17 +208,24 @@ class CallTracker:
             return None
         channel = self._channels.get(uniqueid)
         if channel is None:
+            dead = self._dead.get(uniqueid)
+            if dead is not None:
+                # A late event of a channel that hung up: heard for its call, not revived.
+                return dead if dead.call_id in self.calls else None
             call = self.calls.get(message.get("Linkedid", ""))
             if call is None:
                 return None
-            channel = self._attach(call, uniqueid, message.get("Channel", ""), caller_side=False)
+            channel = self._attach(call, uniqueid, message.get("Channel", ""), caller_side=False, created=message.get("Event") == "Newchannel")
         return channel
 
-    def _attach(self, call: LiveCall, uniqueid: str, name: str, *, caller_side: bool) -> _Channel:
+    def _attach(self, call: LiveCall, uniqueid: str, name: str, *, caller_side: bool, created: bool = False) -> _Channel:
         channel = _Channel(uniqueid, name, call.call_id, caller_side)
         self._channels[uniqueid] = channel
         call.channels.add(uniqueid)
-        if self._new_since_request is not None:
+        # Only a channel born after the request may be missing from the snapshot and live:
+        # one first heard of by another event was there before it (a late event after its
+        # Hangup, say), and the snapshot says whether it still is.
+        if created and self._new_since_request is not None:
             self._new_since_request.add(uniqueid)
         return channel
 
@@ -232,7 +243,7 @@ class CallTracker:
         at = event_time(m)
         call = LiveCall(call_id, caller_number=_known(m.get("CallerIDNum")), caller_name=_known(m.get("CallerIDName")))
         self.calls[call_id] = call
-        self._attach(call, m["Uniqueid"], m.get("Channel", ""), caller_side=True)
+        self._attach(call, m["Uniqueid"], m.get("Channel", ""), caller_side=True, created=True)
         return [CallArrived(call_id, at, call.caller_number, call.caller_name, m.get("Channel", ""))]
 
     def _new_callerid(self, m: Message, channel: _Channel | None) -> list[CallEvent]:
@@ -401,8 +412,9 @@ class CallTracker:
 
     def _detach(self, channel: _Channel) -> None:
         self._channels.pop(channel.uniqueid, None)
-        if self._new_since_request is not None:
-            self._gone_since_request.add(channel.uniqueid)
+        self._dead[channel.uniqueid] = channel
+        if len(self._dead) > _RECENTLY_HUNG_UP:
+            self._dead.popitem(last=False)
         call = self.calls.get(channel.call_id)
         if call is not None:
             call.channels.discard(channel.uniqueid)
@@ -433,8 +445,8 @@ class CallTracker:
     def forget(self) -> None:
         """Forget every call and channel (another instance may have stored more since: the
         calls are restored from the store, their channels come with the next snapshot)."""
-        self.calls, self._channels, self._ended, self._queue_counters = {}, {}, OrderedDict(), None
-        self._new_since_request, self._gone_since_request, self._unclaimed = None, set(), []
+        self.calls, self._channels, self._ended, self._dead, self._queue_counters = {}, {}, OrderedDict(), OrderedDict(), None
+        self._new_since_request, self._unclaimed = None, []
 
     def restore(self, calls: Iterable[LiveCall]) -> None:
         """Calls that were live when the service stopped; their channels come with the next snapshot."""
@@ -444,15 +456,16 @@ class CallTracker:
             self.calls[call.call_id] = call
 
     def snapshot_requested(self, _: SnapshotRequested | None = None) -> None:
-        self._new_since_request, self._gone_since_request, self._unclaimed = set(), set(), []
+        self._new_since_request, self._unclaimed = set(), []
 
     def resync(self, snapshot: Snapshot) -> list[CallEvent]:
         """Merge what Asterisk says is live now; returns the events that close the gap.
         What the stream showed after the request is newer than the snapshot and wins."""
-        fresh, gone = self._new_since_request or set(), self._gone_since_request
-        self._new_since_request, self._gone_since_request = None, set()
-        if gone:
-            snapshot = replace(snapshot, channels=[row for row in snapshot.channels if row.get("Uniqueid") not in gone])
+        fresh = self._new_since_request or set()
+        self._new_since_request = None
+        # It may still list channels whose Hangup the stream brought first.
+        if any(row.get("Uniqueid") in self._dead for row in snapshot.channels):
+            snapshot = replace(snapshot, channels=[row for row in snapshot.channels if row.get("Uniqueid") not in self._dead])
         events: list[CallEvent] = []
         by_call = snapshot.channels_by_linkedid()
         outcomes = self._gap_outcomes(snapshot)
@@ -476,7 +489,9 @@ class CallTracker:
     def _merge(self, call: LiveCall, rows: list[Message], snapshot: Snapshot, outcomes: dict[str, Outcome], keep: set[str] | frozenset[str] = frozenset()) -> list[CallEvent]:
         live = {row["Uniqueid"] for row in rows if "Uniqueid" in row} | keep
         for uniqueid in call.channels - live:
-            self._channels.pop(uniqueid, None)
+            channel = self._channels.get(uniqueid)
+            if channel is not None:
+                self._detach(channel)  # gone by the snapshot: a late event of it revives nothing
         call.channels &= live
         for row in rows:
             if row["Uniqueid"] not in self._channels:

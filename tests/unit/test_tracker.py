@@ -256,3 +256,20 @@ def test_the_person_tried_first_is_kept_with_the_route() -> None:
     events = [e for m in messages[: tier + 1] + [first_try] + messages[tier + 1 :] for e in tracker.feed(m)]
     (record,) = fold(events).values()
     assert (record.tier, record.route_queue, record.route_first_try) == ("vip", "vip", "8001")
+
+
+def test_an_event_streamed_after_a_channels_hangup_does_not_keep_its_call_live() -> None:
+    """attended-transfer's recording has a NewCallerid of the caller's ;1 after its Hangup.
+    Played with that half hanging up before the ;2 half (as when the caller hangs up first),
+    the late event must not bring ;1 back: the call ends at ;2's Hangup, answered, once."""
+    messages = _messages("attended-transfer")
+    one = "Local/96655@hotline-in-00000000;1"
+    hangup_one = next(i for i, m in enumerate(messages) if m.get("Event") == "Hangup" and m.get("Channel") == one)
+    late = messages[hangup_one + 1]
+    assert (late.get("Event"), late.get("Channel")) == ("NewCallerid", one)  # as recorded
+    hangup_two = next(i for i, m in enumerate(messages) if m.get("Event") == "Hangup" and m.get("Channel") == one.replace(";1", ";2"))
+    reordered = messages[:hangup_two] + [messages[hangup_one], late] + [m for m in messages[hangup_two:] if m is not messages[hangup_one] and m is not late]
+    tracker = CallTracker({"96655"})
+    events = [e for m in reordered for e in tracker.feed(m)]
+    assert tracker.calls == {}
+    assert [e.outcome for e in events if isinstance(e, CallEnded)] == [Outcome.ANSWERED]
