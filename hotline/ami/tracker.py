@@ -448,12 +448,20 @@ class CallTracker:
         self.calls, self._channels, self._ended, self._dead, self._queue_counters = {}, {}, OrderedDict(), OrderedDict(), None
         self._new_since_request, self._unclaimed = None, []
 
-    def restore(self, calls: Iterable[LiveCall]) -> None:
-        """Calls that were live when the service stopped; their channels come with the next snapshot."""
+    def restore(self, calls: Iterable[LiveCall], counters: dict[str, tuple[int, int]] | None = None) -> None:
+        """Calls that were live when the service stopped; their channels come with the next
+        snapshot. `counters`: the queue counters stored with them, the next snapshot's baseline."""
+        if counters:
+            self._queue_counters = dict(counters)
         for call in calls:
             call.channels_known = False
             call.channels = set()
             self.calls[call.call_id] = call
+
+    def queue_counters(self) -> dict[str, tuple[int, int]] | None:
+        """Each queue's (Completed, Abandoned) as of the events tracked so far: stored with
+        them, the baseline of the resync after a restart."""
+        return dict(self._queue_counters) if self._queue_counters is not None else None
 
     def snapshot_requested(self, _: SnapshotRequested | None = None) -> None:
         self._new_since_request, self._unclaimed = set(), []
@@ -555,8 +563,9 @@ class CallTracker:
         return events + self._merge(call, rows, snapshot, {})
 
     def _gap_outcomes(self, snapshot: Snapshot) -> dict[str, Outcome]:
-        """Queue counters since the last snapshot say how many of the calls that vanished
-        from each queue were answered or abandoned; oldest first gets answered first.
+        """Queue counters since the last snapshot (or since the stored events, after a
+        restart) say how many of the calls that vanished from each queue were answered or
+        abandoned; oldest first gets answered first.
         Asterisk counts Completed when an answered call ends (AgentComplete), so the
         answered calls that ended unseen are taken off first (the real PBX showed it)."""
         if self._queue_counters is None:
@@ -565,7 +574,11 @@ class CallTracker:
         live = {row.get("Linkedid") for row in snapshot.channels}
         outcomes: dict[str, Outcome] = {}
         for queue, (completed, abandoned) in now.items():
-            before = self._queue_counters.get(queue, (completed, abandoned))
+            before = self._queue_counters.get(queue)
+            if before is None or completed < before[0] or abandoned < before[1]:
+                # A queue new to us, or Asterisk restarted (its counters start again at 0):
+                # they tell nothing, and its vanished calls count abandoned (called back).
+                continue
             gone = [c for c in self.calls.values() if c.queue == queue and c.call_id not in live]
             ended_unseen = sum(1 for c in gone if c.answered and not c.completed)
             answered = max(0, completed - before[0] - ended_unseen)

@@ -23,6 +23,8 @@ from .store import CallStore
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+# A tracked batch: its call events, and the tracker's queue counters right after it.
+_Tracked = tuple[list[CallEvent], dict[str, tuple[int, int]] | None]
 # In a burst, the live bus's listeners get the loop (their sockets' writers) this often.
 LIVE_YIELD = 50
 
@@ -44,7 +46,7 @@ class CallCapture:
         instances, when this one takes over the AMI stream: what is stored is the truth)."""
         self.tracker.forget()
         live = await self.store.load_live()
-        self.tracker.restore(live)
+        self.tracker.restore(live, await self.store.load_counters())
         return len(live)
 
     async def run(self, queue: asyncio.Queue[QueueItem | None]) -> None:
@@ -53,7 +55,7 @@ class CallCapture:
         follow, so a slow transaction or a slow listener on the bus (a ticket being opened)
         never holds up the next ring's pop. What is tracked and not yet stored is lost in a
         crash exactly as what is still queued is: the resync after the restart rebuilds it."""
-        tracked: asyncio.Queue[list[CallEvent] | None] = asyncio.Queue()
+        tracked: asyncio.Queue[_Tracked | None] = asyncio.Queue()
         committing = asyncio.create_task(self._commit_all(tracked), name="capture.commit")
         try:
             while True:
@@ -64,7 +66,7 @@ class CallCapture:
                     if len(batch) >= BATCH or queue.empty():
                         break
                     item = queue.get_nowait()
-                tracked.put_nowait(await self.track(batch))
+                tracked.put_nowait((await self.track(batch), self.tracker.queue_counters()))
                 if committing.done():
                     await committing  # it never ends on its own: raise what ended it
                 if item is None:
@@ -77,7 +79,7 @@ class CallCapture:
     async def handle(self, batch: list[QueueItem]) -> list[CallEvent]:
         """One batch through both stages: tracked, stored, published."""
         events = await self.track(batch)
-        await self.commit(events)
+        await self.commit(events, self.tracker.queue_counters())
         return events
 
     async def track(self, batch: list[QueueItem]) -> list[CallEvent]:
@@ -93,30 +95,32 @@ class CallCapture:
                     await asyncio.sleep(0)  # let the pops already queued leave on their sockets
         return events
 
-    async def commit(self, events: list[CallEvent]) -> None:
-        """Stored (retried until it is), then published on the bus; dropped, never
-        published, when this instance no longer owns the AMI stream (fenced)."""
-        if not await self._store(events):
+    async def commit(self, events: list[CallEvent], counters: dict[str, tuple[int, int]] | None = None) -> None:
+        """Stored (retried until it is) with the queue counters as of them, then published
+        on the bus; dropped, never published, when this instance no longer owns the AMI
+        stream (fenced)."""
+        if not await self._store(events, counters):
             return
         for event in events:
             with bound_contextvars(call=event.call_id):
                 log.info(f"call.{event.kind}", **_loggable(event))
             await self.bus.publish(event)
 
-    async def _commit_all(self, tracked: asyncio.Queue[list[CallEvent] | None]) -> None:
+    async def _commit_all(self, tracked: asyncio.Queue[_Tracked | None]) -> None:
         """What the tracking stage queued, in order, up to BATCH events a transaction."""
         while True:
-            events = await tracked.get()
-            if events is None:
+            item = await tracked.get()
+            if item is None:
                 return
+            events, counters = item
             end = False
             while len(events) < BATCH and not tracked.empty():
                 more = tracked.get_nowait()
                 if more is None:
                     end = True
                     break
-                events += more
-            await self.commit(events)
+                events, counters = events + more[0], more[1]
+            await self.commit(events, counters)
             if end:
                 return
 
@@ -140,11 +144,11 @@ class CallCapture:
             log.exception("ami.bad_event", ami_event=item.get("Event") if isinstance(item, dict) else type(item).__name__)
         return []
 
-    async def _store(self, events: list[CallEvent]) -> bool:
+    async def _store(self, events: list[CallEvent], counters: dict[str, tuple[int, int]] | None) -> bool:
         delay = 0.05
         while True:
             try:
-                await self.store.record(events)
+                await self.store.record(events, counters)
                 break
             except LeaseLost:
                 # Another instance owns the AMI stream now and stores what it says.

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.ami.tracker import LiveCall
 from hotline.db.dialect import insert_ignoring_duplicates, upsert
-from hotline.db.tables import call_events, calls
+from hotline.db.tables import call_events, calls, queue_counters
 from hotline.events import CallArrived, CallEvent, CallState
 from hotline.db.engine import write_transaction
 
@@ -44,6 +44,8 @@ class CallStore:
         self._live: dict[str, CallRecord] = {}
         self._ins_event = insert_ignoring_duplicates(engine, call_events, "key")
         self._upsert_call = upsert(engine, calls, "id")
+        self._upsert_counters = upsert(engine, queue_counters, "queue")
+        self._counters: dict[str, tuple[int, int]] = {}  # as stored
         # Several instances: Lease.fence, run first in each batch's transaction. It raises
         # (and nothing of the batch is stored) once another instance owns the AMI stream.
         self.fence: Callable[[AsyncConnection], Awaitable[None]] | None = None
@@ -55,9 +57,18 @@ class CallStore:
         self._live = {row["id"]: _record(row) for row in rows}
         return [_live_call(record) for record in self._live.values()]
 
-    async def record(self, events: Sequence[CallEvent]) -> None:
-        """Store a batch of events and the calls they change, all or nothing."""
-        if not events:
+    async def load_counters(self) -> dict[str, tuple[int, int]]:
+        """The queue counters stored with the last batch of events (the tracker's baseline)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(queue_counters))).mappings().all()
+        self._counters = {row["queue"]: (row["completed"], row["abandoned"]) for row in rows}
+        return dict(self._counters)
+
+    async def record(self, events: Sequence[CallEvent], counters: dict[str, tuple[int, int]] | None = None) -> None:
+        """Store a batch of events and the calls they change, all or nothing; with the
+        tracker's queue counters as of the batch, when they moved."""
+        moved = [{"queue": q, "completed": c, "abandoned": a} for q, (c, a) in (counters or {}).items() if self._counters.get(q) != (c, a)]
+        if not events and not moved:
             return
         touched: dict[str, CallRecord] = {}
         for event in events:
@@ -67,8 +78,12 @@ class CallStore:
             touched[event.call_id] = apply(current, event)
         event_rows = [{"call_id": e.call_id, "key": event_key(e), "kind": e.kind, "at": e.at, "data": e.data()} for e in events]
         async with write_transaction(self.engine, self.fence) as conn:
-            await conn.execute(self._upsert_call, [r.row() for r in touched.values()])
-            await conn.execute(self._ins_event, event_rows)
+            if touched:
+                await conn.execute(self._upsert_call, [r.row() for r in touched.values()])
+                await conn.execute(self._ins_event, event_rows)
+            if moved:
+                await conn.execute(self._upsert_counters, moved)
+        self._counters |= {row["queue"]: (row["completed"], row["abandoned"]) for row in moved}
         for call_id, record in touched.items():
             if record.state == CallState.ENDED.value:
                 self._live.pop(call_id, None)

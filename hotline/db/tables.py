@@ -75,6 +75,17 @@ call_events = Table(
     Index("ix_call_events_call_id", "call_id"),
 )
 
+# Asterisk's counters per queue (QueueParams Completed / Abandoned) as of the stored call
+# events: after a restart or a takeover, how much they moved says how the calls that
+# vanished meanwhile ended. Written in the same transaction as the events.
+queue_counters = Table(
+    "queue_counters",
+    metadata,
+    Column("queue", String(80), primary_key=True),
+    Column("completed", Integer, nullable=False),
+    Column("abandoned", Integer, nullable=False),
+)
+
 users = Table(
     "users",
     metadata,

@@ -111,3 +111,24 @@ async def test_the_service_killed_with_calls_up_ends_them_right_once_after_a_res
     ]
     assert all(c["reconciled"] for c in calls)
     await _ended_once_each(hotline, calls)
+
+
+async def test_a_caller_answered_while_the_service_was_killed_is_stored_answered_not_abandoned(asterisk: Asterisk, lab: Lab, hotline: Hotline) -> None:
+    """The queue counters are stored with the calls: after the restart, Asterisk's Completed
+    having moved by one says the caller who vanished from the queue was answered, so nobody
+    calls back a customer who was served (with no stored counters it would count abandoned)."""
+    await hotline.start()
+    agent = await lab.add_agent("8026", paused=True)
+    await lab.call("13912345678", "张三", hold=30, talk=1)
+    await lab.joined("13912345678")
+    await calls_when(hotline, lambda c: len(c) == 1 and c[0]["state"] == "queued")
+
+    assert await hotline.kill(signal.SIGKILL) == -signal.SIGKILL
+    await lab.pause(agent, paused=False)  # answered while the service is down, and over
+    await lab.ami.event("AgentComplete", 15, CallerIDNum="13912345678")
+    await lab.until_gone("13912345678")
+    await hotline.start()
+
+    (call,) = await calls_when(hotline, all_ended(1))
+    assert (call["caller_number"], call["queue"], call["outcome"], call["reconciled"]) == ("13912345678", "hotline", "answered", True)
+    await _ended_once_each(hotline, [call])

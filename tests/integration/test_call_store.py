@@ -57,3 +57,30 @@ async def test_live_calls_are_loaded_back_for_the_tracker(engine: AsyncEngine) -
     await CallStore(engine).record(events[: answered + 1])
     live = await CallStore(engine).load_live()
     assert [(c.caller_number, c.answered, c.agent) for c in live] == [("13912345678", True, "agent-8001")]
+
+
+async def test_queue_counters_are_stored_with_the_events_and_loaded_back(engine: AsyncEngine) -> None:
+    events = _events("answered-regular")
+    store = CallStore(engine)
+    await store.record(events[:3], {"hotline": (7, 2), "vip": (1, 0)})
+    await store.record([], {"hotline": (8, 2), "vip": (1, 0)})  # only the counters moved
+    assert await CallStore(engine).load_counters() == {"hotline": (8, 2), "vip": (1, 0)}
+
+
+async def test_counters_are_not_stored_when_the_events_are_refused(engine: AsyncEngine) -> None:
+    class Refused(Exception):
+        pass
+
+    async def fence(_conn: object) -> None:
+        raise Refused
+
+    store = CallStore(engine)
+    await store.record(_events("answered-regular")[:2], {"hotline": (7, 2)})
+    store.fence = fence  # type: ignore[assignment]
+    try:
+        await store.record(_events("answered-regular")[2:4], {"hotline": (9, 3)})
+    except Refused:
+        pass
+    else:
+        raise AssertionError("the fence did not refuse the batch")
+    assert await CallStore(engine).load_counters() == {"hotline": (7, 2)}

@@ -28,11 +28,11 @@ class FlakyStore(CallStore):
         super().__init__(engine)
         self.failures = failures
 
-    async def record(self, events: Sequence[CallEvent]) -> None:
+    async def record(self, events: Sequence[CallEvent], counters: dict[str, tuple[int, int]] | None = None) -> None:
         if events and self.failures:
             self.failures -= 1
             raise ConnectionError("database restarting")
-        await super().record(events)
+        await super().record(events, counters)
 
 
 async def test_everything_queued_before_stop_is_stored(engine: AsyncEngine) -> None:

@@ -273,3 +273,45 @@ def test_an_event_streamed_after_a_channels_hangup_does_not_keep_its_call_live()
     events = [e for m in reordered for e in tracker.feed(m)]
     assert tracker.calls == {}
     assert [e.outcome for e in events if isinstance(e, CallEnded)] == [Outcome.ANSWERED]
+
+
+def _queued_then_restarted(counters: dict[str, tuple[int, int]] | None) -> CallTracker:
+    """A service that saw answered-regular's caller join the queue, was killed, and comes
+    back with the call and (maybe) the queue counters its store kept."""
+    messages = _messages("answered-regular")
+    joined = next(i for i, m in enumerate(messages) if m.get("Event") == "QueueCallerJoin")
+    before = CallTracker({"96655"})
+    for m in messages[: joined + 1]:
+        before.feed(m)
+    after = CallTracker({"96655"})
+    after.restore(list(before.calls.values()), counters)
+    return after
+
+
+def test_after_a_restart_the_stored_counters_say_a_call_that_vanished_was_answered() -> None:
+    tracker = _queued_then_restarted({"hotline": (7, 2)})
+    events = tracker.resync(Snapshot(datetime.fromtimestamp(1795532990, UTC), params=[{"Queue": "hotline", "Completed": "8", "Abandoned": "2"}]))
+    assert [e.kind for e in events][-2:] == ["answered", "ended"]
+    assert tracker.queue_counters() == {"hotline": (8, 2)}
+
+
+def test_after_a_restart_with_no_stored_counters_a_call_that_vanished_counts_abandoned() -> None:
+    tracker = _queued_then_restarted(None)
+    events = tracker.resync(Snapshot(datetime.fromtimestamp(1795532990, UTC), params=[{"Queue": "hotline", "Completed": "8", "Abandoned": "2"}]))
+    assert [e.kind for e in events][-2:] == ["abandoned", "ended"]  # so the caller is called back
+
+
+def test_counters_lower_than_stored_mean_asterisk_restarted_and_tell_nothing() -> None:
+    """Not 'left the queue unanswered' (no callback): abandoned, so the caller is called back."""
+    tracker = _queued_then_restarted({"hotline": (7, 2)})
+    events = tracker.resync(Snapshot(datetime.fromtimestamp(1795532990, UTC), params=[{"Queue": "hotline", "Completed": "0", "Abandoned": "0"}]))
+    assert [e.kind for e in events][-2:] == ["abandoned", "ended"]
+
+
+def test_the_counters_follow_the_stream_between_snapshots() -> None:
+    tracker = CallTracker({"96655"})
+    assert tracker.queue_counters() is None
+    tracker.resync(Snapshot(datetime.fromtimestamp(1795532950, UTC), params=[{"Queue": "hotline", "Completed": "7", "Abandoned": "2"}]))
+    for m in _messages("answered-regular") + _messages("abandoned-in-queue"):
+        tracker.feed(m)
+    assert tracker.queue_counters() == {"hotline": (8, 3)}
