@@ -65,8 +65,13 @@ async def test_a_recorded_press_of_1_is_kept_and_called_back_by_the_agent_left_f
     assert (placed["kind"], placed["agent_extension"], placed["number"]) == ("keep_place", "8002", SUN_BA)
     assert "KP-1" in placed["note"] and "第 2 位" in placed["note"]
     # 8002 is held out of the queue while the callback rings (no live caller offered).
-    holds = [a for a in pbx.actions if a.get("Action") == "QueuePause" and a.get("Paused") == "true"]
-    # (8001 goes into after-call work once 钱七 hangs up.)
+    # (8001 goes into after-call work once 钱七 hangs up: the floor's round sends that
+    # pause on its own time, so wait for the second one.)
+    async def two_holds() -> list[dict[str, str]] | None:
+        found = [a for a in pbx.actions if a.get("Action") == "QueuePause" and a.get("Paused") == "true"]
+        return found if len(found) >= 2 else None
+
+    holds = await until(two_holds)
     assert sorted((a["Interface"], a["Reason"]) for a in holds) == [("Local/8001@agents/n", "话后整理"), ("Local/8002@agents/n", "保留排位回呼")]
     calls = {c["id"]: c for c in (await hotline.get("/api/calls?limit=50"))["calls"]}
     assert calls[QIAN_QI_CALL]["outcome"] == "answered"  # the earlier live caller went first
