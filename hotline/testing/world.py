@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from hotline.ami.snapshot import Snapshot
 
 Fields = dict[str, str]
 
@@ -364,3 +367,14 @@ def _queue_summary(name: str, state: QueueState, now: float) -> Fields:
         "TalkTime": str(state.talktime),
         "LongestHoldTime": str(max(waits, default=0)),
     }
+
+
+def snapshot_after(history: list[Fields]) -> Snapshot:
+    """What CoreShowChannels and QueueStatus would say after `history` (the tracker's resync input)."""
+    world = PbxWorld()
+    for event in history:
+        world.apply(event)
+    now = world.time or 0.0
+    status = world.queue_status(now)
+    pick = lambda name: [fields for event, fields in status if event == name]  # noqa: E731
+    return Snapshot(datetime.fromtimestamp(now, UTC), world.core_show_channels(now), pick("QueueEntry"), pick("QueueMember"), pick("QueueParams"))

@@ -16,6 +16,7 @@ from hotline.ami.tracker import CallTracker, UntimedEvent
 from hotline.events import CallAnswered, CallEnded, CallTransferred, Outcome
 from hotline.testing.replay import chunks, fold, replay, summary
 from hotline.testing.transcripts import TRACES_DIR
+from hotline.testing.world import snapshot_after
 from tests.expected import EXPECTED_CALLS
 
 
@@ -170,22 +171,11 @@ def test_random_cut_and_resync_gives_the_same_calls() -> None:
     for lost in rng.sample(range(len(messages)), 40):
         tracker = CallTracker({"96655"})
         events = [e for m in messages[:lost] for e in tracker.feed(m)]
-        events += tracker.resync(_world_snapshot(messages[: lost + 1]))
+        events += tracker.resync(snapshot_after(messages[: lost + 1]))
         events += [e for m in messages[lost + 1 :] for e in tracker.feed(m)]
         assert summary(fold(events)) == expected, lost
 
 
-def _world_snapshot(history: list[dict[str, str]]) -> Snapshot:
-    """What CoreShowChannels/QueueStatus would say after `history` (the PBX double's model)."""
-    from hotline.testing.world import PbxWorld
-
-    world = PbxWorld()
-    for m in history:
-        world.apply(m)
-    now = world.time or 0.0
-    status = world.queue_status(now)
-    pick = lambda name: [fields for event, fields in status if event == name]  # noqa: E731
-    return Snapshot(datetime.fromtimestamp(now, UTC), world.core_show_channels(now), pick("QueueEntry"), pick("QueueMember"), pick("QueueParams"))
 
 
 @pytest.mark.parametrize(
@@ -208,7 +198,7 @@ def test_hangups_streamed_before_the_snapshot_arrives_are_not_revived_by_it() ->
     still list channels whose Hangup we already saw, for a call we did not know yet."""
     messages = _messages("answered-regular")
     connect = next(i for i, m in enumerate(messages) if m.get("Event") == "AgentConnect")
-    snapshot = _world_snapshot(messages[: connect + 1])
+    snapshot = snapshot_after(messages[: connect + 1])
     tracker = CallTracker({"96655"})
     tracker.snapshot_requested()
     events = [e for m in messages[connect + 1 :] for e in tracker.feed(m)]  # unknown call: nothing yet

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -22,24 +21,13 @@ from hotline.ami.snapshot import Snapshot
 from hotline.ami.tracker import CallTracker
 from hotline.events import CallAnswered, CallEnded, CallEvent, Outcome
 from hotline.testing.transcripts import TRACES_DIR
-from hotline.testing.world import PbxWorld
+from hotline.testing.world import snapshot_after
 
 TRACES = ("answered-regular", "answered-vip", "abandoned-in-queue", "agent-no-answer-then-answer", "chinese-names", "blind-transfer", "attended-transfer")
 
 
 def _messages(name: str) -> list[dict[str, str]]:
     return [f for f in AmiFramer().feed((TRACES_DIR / f"{name}.ami").read_bytes()) if isinstance(f, dict) and "Event" in f]
-
-
-def _snapshot(history: list[dict[str, str]]) -> Snapshot:
-    """What CoreShowChannels and QueueStatus would say after `history` (the PBX double's model)."""
-    world = PbxWorld()
-    for m in history:
-        world.apply(m)
-    now = world.time or 0.0
-    status = world.queue_status(now)
-    pick = lambda name: [fields for event, fields in status if event == name]  # noqa: E731
-    return Snapshot(datetime.fromtimestamp(now, UTC), world.core_show_channels(now), pick("QueueEntry"), pick("QueueMember"), pick("QueueParams"))
 
 
 def _restart(messages: list[dict[str, str]], k: int, r: int, s: int | Snapshot, p: int) -> tuple[list[CallEvent], list[CallEvent], CallTracker]:
@@ -49,7 +37,7 @@ def _restart(messages: list[dict[str, str]], k: int, r: int, s: int | Snapshot, 
     after.restore(copy.deepcopy(list(before.calls.values())))  # what the store gives back
     after.snapshot_requested()
     events = [e for m in messages[r:p] for e in after.feed(m)]
-    events += after.resync(s if isinstance(s, Snapshot) else _snapshot(messages[:s]))
+    events += after.resync(s if isinstance(s, Snapshot) else snapshot_after(messages[:s]))
     events += [e for m in messages[p:] for e in after.feed(m)]
     return seen, events, after
 
@@ -81,7 +69,7 @@ def test_every_restart_point_of_one_call_is_covered_exhaustively() -> None:
     messages = _messages("answered-regular")
     n = len(messages)
     points = [*range(0, n, 4), n]
-    snapshots = {s: _snapshot(messages[:s]) for s in points}
+    snapshots = {s: snapshot_after(messages[:s]) for s in points}
     checked = 0
     for k in points:
         for r in (x for x in points if x >= k):
